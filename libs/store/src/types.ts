@@ -1,0 +1,78 @@
+import type { KindInfo, KubeObject, WatchEvent } from '@berth/api';
+
+/**
+ * The contract between the control plane and the Redis store. Objects go in and out as plain
+ * Kubernetes-shaped JSON; the store owns metadata.uid, resourceVersion, generation,
+ * creationTimestamp and deletionTimestamp. All failures are ApiError (NotFound, AlreadyExists,
+ * Conflict, Gone, ServiceUnavailable when Redis is unreachable).
+ */
+export interface ListOptions {
+  /** Omit for all namespaces (or for cluster-scoped kinds). */
+  namespace?: string;
+  /** Kubernetes label selector syntax: a=b,c!=d,e in (f,g),!h,i */
+  labelSelector?: string;
+  /** Field selector: metadata.name=, metadata.namespace=, spec.nodeName= (=, ==, !=). */
+  fieldSelector?: string;
+  limit?: number;
+  continue?: string;
+}
+
+export interface ListResult {
+  items: KubeObject[];
+  /** The store revision the list was read at; a watch from it misses nothing. */
+  resourceVersion: string;
+  continue?: string;
+  remainingItemCount?: number;
+}
+
+export interface WatchOptions {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** Start after this revision; '' or '0' or undefined means "from now" with ADDED for existing objects (as Kubernetes). */
+  resourceVersion?: string;
+  /** Emit a BOOKMARK event with the current revision at this interval (ms). */
+  bookmarkIntervalMs?: number;
+}
+
+export interface UpdateOptions {
+  /** 'status': only .status changes; otherwise .status is kept from the stored object. */
+  subresource?: 'status';
+  dryRun?: boolean;
+}
+
+export interface DeleteOptions {
+  preconditions?: { uid?: string; resourceVersion?: string };
+  dryRun?: boolean;
+}
+
+export interface ResourceStore {
+  /** Assigns uid, resourceVersion, generation=1, creationTimestamp (and a name from generateName). */
+  create(kind: KindInfo, obj: KubeObject, opts?: { dryRun?: boolean }): Promise<KubeObject>;
+  get(kind: KindInfo, namespace: string | undefined, name: string): Promise<KubeObject>;
+  list(kind: KindInfo, opts?: ListOptions): Promise<ListResult>;
+  /**
+   * Compare-and-swap on metadata.resourceVersion when it is set (409 Conflict if stale); an update
+   * without one is applied to the latest version. generation rises only when .spec (or, for kinds
+   * without spec, anything but metadata/status) changes. An object with deletionTimestamp whose
+   * finalizers become empty is removed.
+   */
+  update(kind: KindInfo, obj: KubeObject, opts?: UpdateOptions): Promise<KubeObject>;
+  /**
+   * With finalizers: sets deletionTimestamp and returns the object; otherwise removes it and
+   * returns the last state.
+   */
+  delete(
+    kind: KindInfo,
+    namespace: string | undefined,
+    name: string,
+    opts?: DeleteOptions,
+  ): Promise<KubeObject>;
+  /** Ends when signal aborts. Throws ApiError Gone (410) when resourceVersion is older than the retained history. */
+  watch(kind: KindInfo, opts: WatchOptions, signal: AbortSignal): AsyncIterable<WatchEvent>;
+  /** The current global revision. */
+  currentRevision(): Promise<string>;
+  /** True when Redis answers. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,4 @@
+export * from './ports';
+export * from './tmp';
+export * from './process';
+export * from './redis';
