@@ -35,10 +35,25 @@ export interface WatchOptions {
   bookmarkIntervalMs?: number;
 }
 
+export interface AppliedConfig {
+  /** The field manager (e.g. 'berthctl', 'berth-sync'). */
+  manager: string;
+  /** The configuration that manager last applied: the base of the next three-way merge. */
+  config: KubeObject;
+}
+
+export interface CreateOptions {
+  dryRun?: boolean;
+  /** Stored atomically with the object, outside it (no size limit, not shown by get). */
+  applied?: AppliedConfig;
+}
+
 export interface UpdateOptions {
   /** 'status': only .status changes; otherwise .status is kept from the stored object. */
   subresource?: 'status';
   dryRun?: boolean;
+  /** Stored atomically with the object, outside it (no size limit, not shown by get). */
+  applied?: AppliedConfig;
 }
 
 export interface DeleteOptions {
@@ -48,7 +63,7 @@ export interface DeleteOptions {
 
 export interface ResourceStore {
   /** Assigns uid, resourceVersion, generation=1, creationTimestamp (and a name from generateName). */
-  create(kind: KindInfo, obj: KubeObject, opts?: { dryRun?: boolean }): Promise<KubeObject>;
+  create(kind: KindInfo, obj: KubeObject, opts?: CreateOptions): Promise<KubeObject>;
   get(kind: KindInfo, namespace: string | undefined, name: string): Promise<KubeObject>;
   list(kind: KindInfo, opts?: ListOptions): Promise<ListResult>;
   /**
@@ -70,6 +85,13 @@ export interface ResourceStore {
   ): Promise<KubeObject>;
   /** Ends when signal aborts. Throws ApiError Gone (410) when resourceVersion is older than the retained history. */
   watch(kind: KindInfo, opts: WatchOptions, signal: AbortSignal): AsyncIterable<WatchEvent>;
+  /** What `manager` last applied to this object (see AppliedConfig); undefined if never. Removed with the object. */
+  getApplied(
+    kind: KindInfo,
+    namespace: string | undefined,
+    name: string,
+    manager: string,
+  ): Promise<KubeObject | undefined>;
   /** The current global revision. */
   currentRevision(): Promise<string>;
   /** True when Redis answers. */
