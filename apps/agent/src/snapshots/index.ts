@@ -1,0 +1,3 @@
+export * from './types';
+export * from './overlay-snapshotter';
+export * from './mounter';
