@@ -1,0 +1,11 @@
+import { Module } from '@nestjs/common';
+import { ResourceController, ShutdownSignal } from './resource.controller';
+import { ResourceService } from './resource.service';
+
+/** The Kubernetes-shaped REST API: one generic controller over the kind registry. */
+@Module({
+  controllers: [ResourceController],
+  providers: [ResourceService, ShutdownSignal],
+  exports: [ResourceService],
+})
+export class ApiModule {}

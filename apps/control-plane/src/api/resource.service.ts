@@ -1,0 +1,382 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  ApiError,
+  KINDS,
+  apiVersionOf,
+  applyDefaults,
+  parseFieldSelector,
+  parseLabelSelector,
+  validate,
+  type KubeList,
+  type KubeObject,
+  type WatchEvent,
+} from '@berth/api';
+import { RESOURCE_STORE, type ResourceStore } from '@berth/store';
+import { planApply } from '../apply/apply';
+import { asObject, decodeObjectBody as decode, parseJson, parseYamlOrJson, type PatchType } from './codec';
+import { applyPatch } from './patch';
+import type { ResourceRoute } from './route';
+
+/** Query parameters the resource verbs understand (all optional strings, as on the wire). */
+export interface Query {
+  [k: string]: string | undefined;
+}
+
+export interface WriteResult {
+  code: number;
+  body: unknown;
+}
+
+const CAS_RETRIES = 5;
+const PROPAGATION = ['Orphan', 'Background', 'Foreground'];
+
+/**
+ * The verbs of every kind, driven by the kind registry: get, list, watch, create, update, patch
+ * (merge, JSON, strategic, apply), delete and the status/scale subresources. Decodes and checks
+ * bodies, applies defaults, validates, and talks to the ResourceStore.
+ */
+@Injectable()
+export class ResourceService {
+  constructor(@Inject(RESOURCE_STORE) private readonly store: ResourceStore) {}
+
+  async get(r: ResourceRoute): Promise<unknown> {
+    const obj = await this.store.get(r.kind, r.namespace, r.name!);
+    return r.subresource === 'scale' ? toScale(obj) : obj;
+  }
+
+  async list(r: ResourceRoute, q: Query): Promise<KubeList> {
+    const limit = intParam(q, 'limit', 1);
+    checkSelectors(r, q);
+    const res = await this.store.list(r.kind, {
+      namespace: r.namespace,
+      labelSelector: q.labelSelector || undefined,
+      fieldSelector: q.fieldSelector || undefined,
+      limit,
+      continue: q.continue || undefined,
+    });
+    const metadata: KubeList['metadata'] = { resourceVersion: res.resourceVersion };
+    if (res.continue) metadata.continue = res.continue;
+    if (res.remainingItemCount !== undefined) metadata.remainingItemCount = res.remainingItemCount;
+    return { apiVersion: apiVersionOf(r.kind), kind: r.kind.listKind, metadata, items: res.items };
+  }
+
+  /** The store's watch stream (the controller writes it out); throws before any event on bad input. */
+  watch(
+    r: ResourceRoute,
+    q: Query,
+    bookmarkIntervalMs: number,
+    signal: AbortSignal,
+  ): AsyncIterable<WatchEvent> {
+    const bookmarks = q.allowWatchBookmarks === 'true' || q.allowWatchBookmarks === '1';
+    if (r.name) {
+      // Watching one object: Kubernetes expresses it as a field selector on metadata.name.
+      const byName = `metadata.name=${r.name}`;
+      q = { ...q, fieldSelector: q.fieldSelector ? `${q.fieldSelector},${byName}` : byName };
+    }
+    checkSelectors(r, q);
+    return this.store.watch(
+      r.kind,
+      {
+        namespace: r.namespace,
+        labelSelector: q.labelSelector || undefined,
+        fieldSelector: q.fieldSelector || undefined,
+        resourceVersion: q.resourceVersion || undefined,
+        bookmarkIntervalMs: bookmarks ? bookmarkIntervalMs : undefined,
+      },
+      signal,
+    );
+  }
+
+  async create(
+    r: ResourceRoute,
+    raw: Buffer | undefined,
+    contentType: string | undefined,
+    q: Query,
+  ): Promise<WriteResult> {
+    if (r.kind.namespaced && !r.namespace) {
+      throw new ApiError(
+        'MethodNotAllowed',
+        `create ${r.kind.resource} under /namespaces/{namespace}/${r.kind.resource}`,
+      );
+    }
+    const obj = this.prepare(r, decode(raw, contentType));
+    if (r.kind.namespaced) await this.requireNamespace(obj.metadata.namespace!);
+    const created = await this.store.create(r.kind, obj, { dryRun: dryRun(q) });
+    return { code: 201, body: created };
+  }
+
+  async update(
+    r: ResourceRoute,
+    raw: Buffer | undefined,
+    contentType: string | undefined,
+    q: Query,
+  ): Promise<WriteResult> {
+    const body = decode(raw, contentType);
+    if (r.subresource === 'scale') return this.writeScale(r, body, q, false);
+    const obj = this.prepare(r, body);
+    const updated = await this.store.update(r.kind, obj, {
+      dryRun: dryRun(q),
+      subresource: r.subresource === 'status' ? 'status' : undefined,
+    });
+    return { code: 200, body: updated };
+  }
+
+  async patch(r: ResourceRoute, type: PatchType, raw: Buffer | undefined, q: Query): Promise<WriteResult> {
+    if (type === 'apply') {
+      if (r.subresource)
+        throw new ApiError('MethodNotAllowed', `apply is not supported on the ${r.subresource} subresource`);
+      return this.apply(r, raw, q);
+    }
+    const patch = parseJson(raw);
+    for (let attempt = 0; ; attempt++) {
+      const live = await this.store.get(r.kind, r.namespace, r.name!);
+      if (r.subresource === 'scale') {
+        const scale = applyPatch(toScale(live) as unknown as KubeObject, type, patch);
+        return this.writeScale(r, scale as unknown as Record<string, unknown>, q, true, live);
+      }
+      const patched = applyPatch(live, type, patch);
+      const pinned = patched.metadata?.resourceVersion !== live.metadata.resourceVersion;
+      const obj = this.prepare(r, patched as unknown as Record<string, unknown>);
+      if (!pinned) obj.metadata.resourceVersion = live.metadata.resourceVersion;
+      try {
+        const updated = await this.store.update(r.kind, obj, {
+          dryRun: dryRun(q),
+          subresource: r.subresource === 'status' ? 'status' : undefined,
+        });
+        return { code: 200, body: updated };
+      } catch (e) {
+        // A patch without its own resourceVersion applies to whatever is current: retry.
+        if (!pinned && isConflict(e) && attempt < CAS_RETRIES) continue;
+        throw e;
+      }
+    }
+  }
+
+  async delete(r: ResourceRoute, raw: Buffer | undefined, q: Query): Promise<WriteResult> {
+    let opts: Record<string, unknown> = {};
+    if (raw && raw.length) opts = asObject(parseJson(raw));
+    const policy = (q.propagationPolicy ?? opts.propagationPolicy) as string | undefined;
+    if (policy !== undefined && !PROPAGATION.includes(policy)) {
+      throw new ApiError(
+        'BadRequest',
+        `propagationPolicy ${JSON.stringify(policy)} is not one of ${PROPAGATION.join(', ')}`,
+      );
+    }
+    const pre = opts.preconditions as { uid?: string; resourceVersion?: string } | undefined;
+    const dry = dryRun(q) || (Array.isArray(opts.dryRun) && opts.dryRun.includes('All'));
+    const obj = await this.store.delete(r.kind, r.namespace, r.name!, {
+      dryRun: dry,
+      preconditions: pre && typeof pre === 'object' ? pre : undefined,
+    });
+    return { code: 200, body: obj };
+  }
+
+  private async apply(r: ResourceRoute, raw: Buffer | undefined, q: Query): Promise<WriteResult> {
+    const manager = q.fieldManager || 'berthctl';
+    if (manager.length > 128) throw new ApiError('BadRequest', 'fieldManager must be at most 128 characters');
+    const desired = this.checkIdentity(r, asObject(parseYamlOrJson(raw)));
+    const dry = dryRun(q);
+    for (let attempt = 0; ; attempt++) {
+      let live: KubeObject | undefined;
+      try {
+        live = await this.store.get(r.kind, r.namespace, r.name!);
+      } catch (e) {
+        if (!(e instanceof ApiError && e.code === 404)) throw e;
+      }
+      const last = live ? await this.store.getApplied(r.kind, r.namespace, r.name!, manager) : undefined;
+      const plan = planApply(desired, last, live, (o) =>
+        this.prepare(r, o as unknown as Record<string, unknown>),
+      );
+      const applied = { manager, config: desired };
+      try {
+        if (plan.action === 'unchanged') return { code: 200, body: plan.object };
+        if (plan.action === 'create') {
+          if (r.kind.namespaced) await this.requireNamespace(plan.object.metadata.namespace!);
+          return { code: 201, body: await this.store.create(r.kind, plan.object, { dryRun: dry, applied }) };
+        }
+        return { code: 200, body: await this.store.update(r.kind, plan.object, { dryRun: dry, applied }) };
+      } catch (e) {
+        const raced = isConflict(e) || (e instanceof ApiError && e.reason === 'AlreadyExists');
+        if (raced && attempt < CAS_RETRIES) continue;
+        throw e;
+      }
+    }
+  }
+
+  private async writeScale(
+    r: ResourceRoute,
+    body: Record<string, unknown>,
+    q: Query,
+    fromPatch: boolean,
+    live?: KubeObject,
+  ): Promise<WriteResult> {
+    if (body.kind !== undefined && body.kind !== 'Scale')
+      throw new ApiError('BadRequest', `kind must be Scale, not ${JSON.stringify(body.kind)}`);
+    const spec = body.spec as Record<string, unknown> | undefined;
+    const replicas = spec?.replicas;
+    if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0) {
+      throw ApiError.invalid('Scale', r.name!, [
+        {
+          reason: 'FieldValueInvalid',
+          field: 'spec.replicas',
+          message: 'must be a whole number greater than or equal to 0',
+        },
+      ]);
+    }
+    const meta = (body.metadata ?? {}) as Record<string, unknown>;
+    if (meta.name !== undefined && meta.name !== r.name) {
+      throw new ApiError(
+        'BadRequest',
+        `the name of the object (${String(meta.name)}) does not match the name on the URL (${r.name})`,
+      );
+    }
+    const current = live ?? (await this.store.get(r.kind, r.namespace, r.name!));
+    const next = structuredClone(current);
+    next.spec = { ...(next.spec ?? {}), replicas };
+    const rv =
+      typeof meta.resourceVersion === 'string' && meta.resourceVersion && !fromPatch
+        ? meta.resourceVersion
+        : current.metadata.resourceVersion;
+    next.metadata.resourceVersion = rv;
+    const updated = await this.store.update(r.kind, next, { dryRun: dryRun(q) });
+    return { code: 200, body: toScale(updated) };
+  }
+
+  /**
+   * Makes a decoded body a storable object for this route: apiVersion/kind must match the URL,
+   * namespace defaults from the URL (a different one is 400), name must match the URL,
+   * then defaults and validation (422 with causes).
+   */
+  prepare(r: ResourceRoute, body: Record<string, unknown>): KubeObject {
+    const obj = this.checkIdentity(r, body);
+    applyDefaults(obj);
+    const causes = validate(obj);
+    if (causes.length)
+      throw ApiError.invalid(r.kind.kind, obj.metadata.name ?? obj.metadata.generateName ?? '', causes);
+    return obj;
+  }
+
+  private checkIdentity(r: ResourceRoute, body: Record<string, unknown>): KubeObject {
+    const want = apiVersionOf(r.kind);
+    if (body.apiVersion === undefined) body.apiVersion = want;
+    if (body.kind === undefined) body.kind = r.kind.kind;
+    if (body.apiVersion !== want || body.kind !== r.kind.kind) {
+      throw new ApiError(
+        'BadRequest',
+        `the object's apiVersion/kind (${String(body.apiVersion)}/${String(body.kind)}) does not match the URL (${want}/${r.kind.kind})`,
+      );
+    }
+    if (body.metadata === undefined) body.metadata = {};
+    const meta = body.metadata as Record<string, unknown>;
+    if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) {
+      throw ApiError.invalid(r.kind.kind, '', [
+        { reason: 'FieldValueTypeInvalid', field: 'metadata', message: 'must be an object' },
+      ]);
+    }
+    if (r.kind.namespaced) {
+      if (meta.namespace === undefined || meta.namespace === '') meta.namespace = r.namespace;
+      else if (r.namespace !== undefined && meta.namespace !== r.namespace) {
+        throw new ApiError(
+          'BadRequest',
+          `the namespace of the provided object (${String(meta.namespace)}) does not match the namespace sent on the request (${r.namespace})`,
+        );
+      }
+    } else if (meta.namespace !== undefined) {
+      delete meta.namespace;
+    }
+    if (r.name !== undefined) {
+      if (meta.name === undefined || meta.name === '') meta.name = r.name;
+      else if (meta.name !== r.name) {
+        throw new ApiError(
+          'BadRequest',
+          `the name of the object (${String(meta.name)}) does not match the name on the URL (${r.name})`,
+        );
+      }
+    }
+    return body as unknown as KubeObject;
+  }
+
+  private async requireNamespace(ns: string): Promise<void> {
+    const nsKind = KINDS.find((k) => k.kind === 'Namespace')!;
+    try {
+      const n = await this.store.get(nsKind, undefined, ns);
+      if (n.metadata.deletionTimestamp) {
+        throw new ApiError(
+          'Forbidden',
+          `unable to create new content in namespace ${ns} because it is being terminated`,
+        );
+      }
+    } catch (e) {
+      if (e instanceof ApiError && e.code === 404) throw ApiError.notFound('Namespace', ns);
+      throw e;
+    }
+  }
+
+  /** Creates the namespaces every cluster has (default, kube-system) when absent. */
+  async ensureNamespaces(names: string[]): Promise<void> {
+    const nsKind = KINDS.find((k) => k.kind === 'Namespace')!;
+    for (const name of names) {
+      try {
+        await this.store.get(nsKind, undefined, name);
+      } catch (e) {
+        if (!(e instanceof ApiError && e.code === 404)) throw e;
+        const obj = this.prepare(
+          { type: 'resource', kind: nsKind, name },
+          { apiVersion: 'v1', kind: 'Namespace', metadata: { name } },
+        );
+        try {
+          await this.store.create(nsKind, obj);
+        } catch (err) {
+          if (!(err instanceof ApiError && err.reason === 'AlreadyExists')) throw err;
+        }
+      }
+    }
+  }
+}
+
+/** Bad selectors are 400 before anything is read (and before a watch sends its headers). */
+function checkSelectors(r: ResourceRoute, q: Query): void {
+  if (q.labelSelector) parseLabelSelector(q.labelSelector);
+  if (q.fieldSelector) parseFieldSelector(q.fieldSelector, r.kind.kind);
+}
+
+function dryRun(q: Query): boolean {
+  const v = q.dryRun;
+  if (v === undefined || v === '') return false;
+  if (v === 'All') return true;
+  throw new ApiError('BadRequest', `dryRun ${JSON.stringify(v)} is not supported; use dryRun=All`);
+}
+
+function intParam(q: Query, name: string, min: number): number | undefined {
+  const v = q[name];
+  if (v === undefined || v === '') return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < min)
+    throw new ApiError('BadRequest', `${name} must be a whole number >= ${min}, not ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
+function isConflict(e: unknown): boolean {
+  return e instanceof ApiError && e.reason === 'Conflict';
+}
+
+/** The autoscaling/v1 Scale view of an object with spec.replicas. */
+export function toScale(obj: KubeObject): Record<string, unknown> {
+  const matchLabels = (obj.spec?.selector?.matchLabels ?? {}) as Record<string, string>;
+  const selector = Object.entries(matchLabels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+  const m = obj.metadata;
+  return {
+    apiVersion: 'autoscaling/v1',
+    kind: 'Scale',
+    metadata: {
+      name: m.name,
+      namespace: m.namespace,
+      uid: m.uid,
+      resourceVersion: m.resourceVersion,
+      creationTimestamp: m.creationTimestamp,
+    },
+    spec: { replicas: obj.spec?.replicas ?? 0 },
+    status: { replicas: obj.status?.replicas ?? 0, selector },
+  };
+}

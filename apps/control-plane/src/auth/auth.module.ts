@@ -1,0 +1,17 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { AUTH_TOKENS, AuthGuard } from './auth.guard';
+
+/** Bearer-token authentication on every route not marked @Public(). */
+@Module({})
+export class AuthModule {
+  static forRoot(tokens: string[]): DynamicModule {
+    return {
+      module: AuthModule,
+      providers: [
+        { provide: AUTH_TOKENS, useValue: tokens },
+        { provide: APP_GUARD, useClass: AuthGuard },
+      ],
+    };
+  }
+}

@@ -1,0 +1,122 @@
+import { plainToInstance } from 'class-transformer';
+import {
+  IsIn,
+  IsInt,
+  IsNotEmpty,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  validateSync,
+} from 'class-validator';
+
+/**
+ * The control plane's command-line flags, validated at boot with class-validator. parseFlags turns
+ * argv into a ServerConfig or throws FlagError whose message is one line naming the bad flag.
+ */
+export class ServerConfig {
+  @IsString()
+  @IsNotEmpty()
+  dataDir = '/var/lib/berth';
+
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  port = 6443;
+
+  @IsString()
+  @IsNotEmpty()
+  host = '127.0.0.1';
+
+  @IsOptional()
+  @Matches(/^(redis|rediss|unix):\/\/\S+$/, {
+    message: '$property must be a redis://, rediss:// or unix:// URL',
+  })
+  redisUrl?: string;
+
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  tokenFile?: string;
+
+  @IsIn(['json', 'pretty'])
+  logFormat: 'json' | 'pretty' = 'json';
+
+  /** Interval of watch BOOKMARK events (ms); env BERTH_BOOKMARK_INTERVAL_MS overrides (tests). */
+  @IsInt()
+  @Min(100)
+  bookmarkIntervalMs = 10_000;
+}
+
+export class FlagError extends Error {}
+
+interface FlagSpec {
+  key: keyof ServerConfig;
+  type: 'string' | 'int';
+}
+
+const FLAGS: Record<string, FlagSpec> = {
+  '--data-dir': { key: 'dataDir', type: 'string' },
+  '--port': { key: 'port', type: 'int' },
+  '--host': { key: 'host', type: 'string' },
+  '--redis-url': { key: 'redisUrl', type: 'string' },
+  '--token-file': { key: 'tokenFile', type: 'string' },
+  '--log-format': { key: 'logFormat', type: 'string' },
+};
+
+const FLAG_OF: Partial<Record<keyof ServerConfig, string>> = Object.fromEntries(
+  Object.entries(FLAGS).map(([flag, s]) => [s.key, flag]),
+);
+
+export const USAGE = `usage: berth-control-plane [--data-dir DIR] [--port N] [--host ADDR] [--redis-url URL]
+                          [--token-file FILE] [--log-format json|pretty]`;
+
+/** Parses argv (without node and script) and the environment into a validated ServerConfig. */
+export function parseFlags(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  isTty = false,
+): ServerConfig {
+  const raw: Record<string, unknown> = { logFormat: isTty ? 'pretty' : 'json' };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    let flag = arg;
+    let value: string | undefined;
+    const eq = arg.indexOf('=');
+    if (arg.startsWith('--') && eq > 0) {
+      flag = arg.slice(0, eq);
+      value = arg.slice(eq + 1);
+    }
+    const spec = FLAGS[flag];
+    if (!spec)
+      throw new FlagError(`unknown flag ${JSON.stringify(arg)}; allowed: ${Object.keys(FLAGS).join(', ')}`);
+    if (value === undefined) {
+      value = argv[++i];
+      if (value === undefined) throw new FlagError(`flag ${flag} needs a value`);
+    }
+    if (spec.type === 'int') {
+      if (!/^\d+$/.test(value))
+        throw new FlagError(`flag ${flag}: ${JSON.stringify(value)} is not a whole number`);
+      raw[spec.key] = Number(value);
+    } else raw[spec.key] = value;
+  }
+  const bm = env.BERTH_BOOKMARK_INTERVAL_MS;
+  if (bm !== undefined && bm !== '') {
+    if (!/^\d+$/.test(bm))
+      throw new FlagError(`BERTH_BOOKMARK_INTERVAL_MS: ${JSON.stringify(bm)} is not a whole number`);
+    raw.bookmarkIntervalMs = Number(bm);
+  }
+  const cfg = plainToInstance(ServerConfig, raw);
+  const errors = validateSync(cfg, { forbidUnknownValues: true });
+  if (errors.length) {
+    const e = errors[0];
+    const name = FLAG_OF[e.property as keyof ServerConfig] ?? e.property;
+    const why = Object.values(e.constraints ?? {})[0] ?? 'is invalid';
+    throw new FlagError(`flag ${name}: ${JSON.stringify(e.value)} ${why.replace(/^\S+ /, '')}`);
+  }
+  return cfg;
+}
+
+/** The Nest injection token of the ServerConfig. */
+export const SERVER_CONFIG = Symbol('SERVER_CONFIG');
