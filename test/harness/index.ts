@@ -2,3 +2,4 @@ export * from './ports';
 export * from './tmp';
 export * from './process';
 export * from './redis';
+export * from './control-plane';

@@ -15,7 +15,6 @@ export function createLogger(
   if (format === 'pretty') {
     // pino-pretty is a dev dependency: fall back to JSON when it is not installed.
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const pretty = require('pino-pretty') as (o: object) => NodeJS.WritableStream;
       return pino(
         opts,
