@@ -1,0 +1,356 @@
+import { spawn } from 'node:child_process';
+import { constants, promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import * as tar from 'tar-stream';
+import { UnsafeLayerError } from './errors';
+
+export const WHITEOUT_PREFIX = '.wh.';
+export const OPAQUE_WHITEOUT = '.wh..wh..opq';
+export const OVERLAY_OPAQUE_XATTR = 'trusted.overlay.opaque';
+
+/**
+ * The path of a tar entry relative to the layer root, as a list of components. Leading "/" and
+ * "./" are dropped (absolute names are made relative); "." components are dropped; ".." removes
+ * the previous component but must never climb above the root: that is an UnsafeLayerError.
+ * Returns [] for the root itself.
+ */
+export function normalizeEntryPath(name: string): string[] {
+  if (name.includes('\0'))
+    throw new UnsafeLayerError(`tar entry name contains a NUL byte: ${JSON.stringify(name)}`);
+  const out: string[] = [];
+  for (const c of name.split('/')) {
+    if (c === '' || c === '.') continue;
+    if (c === '..') {
+      if (!out.length) throw new UnsafeLayerError(`tar entry "${name}" escapes the layer directory`);
+      out.pop();
+    } else out.push(c);
+  }
+  return out;
+}
+
+export type EntryAction =
+  | { kind: 'root' }
+  | { kind: 'normal'; path: string[] }
+  /** `.wh.NAME`: NAME is deleted in this layer → a 0/0 character device NAME for overlayfs. */
+  | { kind: 'whiteout'; path: string[] }
+  /** `.wh..wh..opq`: the directory hides everything below it → xattr trusted.overlay.opaque=y. */
+  | { kind: 'opaque'; dir: string[] }
+  /** Other `.wh..wh.*` names (aufs bookkeeping such as .wh..wh.plnk): ignored. */
+  | { kind: 'ignore' };
+
+/** What an entry name means for an overlayfs layer directory (OCI whiteouts → overlayfs whiteouts). */
+export function classifyEntry(name: string): EntryAction {
+  const p = normalizeEntryPath(name);
+  if (!p.length) return { kind: 'root' };
+  const base = p[p.length - 1];
+  const parent = p.slice(0, -1);
+  if (base === OPAQUE_WHITEOUT) return { kind: 'opaque', dir: parent };
+  if (base.startsWith(`${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`)) return { kind: 'ignore' };
+  if (base.startsWith(WHITEOUT_PREFIX)) {
+    const target = base.slice(WHITEOUT_PREFIX.length);
+    if (!target || target === '.' || target === '..')
+      throw new UnsafeLayerError(`tar entry "${name}" is an invalid whiteout`);
+    return { kind: 'whiteout', path: [...parent, target] };
+  }
+  return { kind: 'normal', path: p };
+}
+
+export interface UnpackOptions {
+  /** Apply uid/gid from the tar (default: when running as root). */
+  preserveOwnership?: boolean;
+  log?: (msg: string) => void;
+}
+
+export interface UnpackStats {
+  entries: number;
+  whiteouts: number;
+  xattrs: number;
+}
+
+interface XattrItem {
+  path: string;
+  name: string;
+  /** base64 */
+  value: string;
+  required: boolean;
+}
+
+interface DirMeta {
+  path: string;
+  mode: number;
+  mtime: Date;
+}
+
+function run(cmd: string, args: string[], input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    p.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    p.on('error', (e) => reject(new Error(`cannot run ${cmd}: ${e.message}`)));
+    p.on('close', (code) =>
+      code === 0
+        ? resolve(out)
+        : reject(new Error(`${cmd} ${args.join(' ')} failed (${code}): ${err.trim()}`)),
+    );
+    p.stdin.end(input ?? '');
+  });
+}
+
+const SET_XATTRS_PY = `
+import sys, json, os, base64
+for it in json.load(sys.stdin):
+    try:
+        os.setxattr(it["path"], it["name"], base64.b64decode(it["value"]), follow_symlinks=False)
+    except OSError as e:
+        print(json.dumps({"path": it["path"], "name": it["name"], "error": str(e)}))
+`;
+
+/** Sets extended attributes (Node has none): one python3 call per layer; Debian's setfattr would do too. */
+async function setXattrs(items: XattrItem[], log: (m: string) => void): Promise<void> {
+  if (!items.length) return;
+  const out = await run('python3', ['-c', SET_XATTRS_PY], JSON.stringify(items));
+  for (const line of out.split('\n').filter(Boolean)) {
+    const f = JSON.parse(line) as { path: string; name: string; error: string };
+    const item = items.find((i) => i.path === f.path && i.name === f.name);
+    if (item?.required) throw new Error(`cannot set xattr ${f.name} on ${f.path}: ${f.error}`);
+    log(`skipping xattr ${f.name} on ${f.path}: ${f.error}`);
+  }
+}
+
+/**
+ * Unpacks one layer tar stream into `dest` (an empty directory) for use as an overlayfs lower dir:
+ * regular files, dirs, symlinks, hardlinks (only to files inside this layer), devices and fifos
+ * (with mknod from coreutils: Node has no mknod), modes including setuid/setgid/sticky, ownership,
+ * mtimes and PAX `SCHILY.xattr.*`; whiteouts become 0/0 character devices and opaque markers the
+ * `trusted.overlay.opaque=y` xattr.
+ *
+ * Safety: no entry may land outside `dest` — names climbing with "..", parents that are symlinks
+ * (never followed: each parent is checked with lstat) and hardlinks to targets outside the layer
+ * are an UnsafeLayerError. The caller unpacks into a temp dir and discards it on any error.
+ */
+export async function unpackLayer(
+  src: Readable,
+  dest: string,
+  opts: UnpackOptions = {},
+): Promise<UnpackStats> {
+  const log = opts.log ?? (() => undefined);
+  const chown = opts.preserveOwnership ?? process.getuid?.() === 0;
+  const root = path.resolve(dest);
+  const stats: UnpackStats = { entries: 0, whiteouts: 0, xattrs: 0 };
+  const dirs = new Map<string, DirMeta>();
+  const xattrs: XattrItem[] = [];
+
+  const abs = (p: string[]) => path.join(root, ...p);
+
+  /** Makes sure every parent of `p` is a real directory inside root (creating missing ones, never following symlinks). */
+  async function ensureParents(p: string[], name: string): Promise<void> {
+    let cur = root;
+    for (const c of p.slice(0, -1)) {
+      cur = path.join(cur, c);
+      const st = await fs.lstat(cur).catch(() => undefined);
+      if (!st) await fs.mkdir(cur, { mode: 0o755 });
+      else if (st.isSymbolicLink())
+        throw new UnsafeLayerError(
+          `tar entry "${name}" would be written through the symlink "${path.relative(root, cur)}" (symlinks are not followed while unpacking)`,
+        );
+      else if (!st.isDirectory())
+        throw new UnsafeLayerError(
+          `tar entry "${name}": parent "${path.relative(root, cur)}" is not a directory`,
+        );
+    }
+  }
+
+  /** Removes whatever is at `target` unless both it and the new entry are directories. Returns true when a directory stays. */
+  async function clear(target: string, newIsDir: boolean): Promise<boolean> {
+    const st = await fs.lstat(target).catch(() => undefined);
+    if (!st) return false;
+    if (st.isDirectory()) {
+      if (newIsDir) return true;
+      await fs.rm(target, { recursive: true, force: true });
+      for (const k of dirs.keys()) if (k === target || k.startsWith(target + path.sep)) dirs.delete(k);
+      return false;
+    }
+    await fs.unlink(target);
+    return false;
+  }
+
+  async function owner(target: string, h: tar.Header): Promise<void> {
+    if (chown) await fs.lchown(target, h.uid ?? 0, h.gid ?? 0);
+  }
+
+  async function mknod(target: string, type: 'c' | 'b' | 'p', major = 0, minor = 0): Promise<void> {
+    await run('mknod', type === 'p' ? [target, 'p'] : [target, type, String(major), String(minor)]);
+  }
+
+  async function handle(h: tar.Header, stream: Readable): Promise<void> {
+    stats.entries++;
+    const action = classifyEntry(h.name);
+    const type = h.type ?? 'file';
+    const drain = (): void => void stream.resume();
+    if (action.kind === 'ignore') return drain();
+    if (action.kind === 'root') {
+      if (type === 'directory')
+        dirs.set(root, { path: root, mode: (h.mode ?? 0o755) & 0o7777, mtime: h.mtime ?? new Date() });
+      if (type === 'directory') await owner(root, h);
+      return drain();
+    }
+    if (action.kind === 'opaque') {
+      drain();
+      await ensureParents([...action.dir, OPAQUE_WHITEOUT], h.name);
+      const d = abs(action.dir);
+      if (action.dir.length && !(await clear(d, true))) await fs.mkdir(d, { mode: 0o755 });
+      xattrs.push({
+        path: d,
+        name: OVERLAY_OPAQUE_XATTR,
+        value: Buffer.from('y').toString('base64'),
+        required: true,
+      });
+      stats.whiteouts++;
+      return;
+    }
+    if (action.kind === 'whiteout') {
+      drain();
+      await ensureParents(action.path, h.name);
+      const target = abs(action.path);
+      await clear(target, false);
+      await mknod(target, 'c', 0, 0);
+      stats.whiteouts++;
+      return;
+    }
+    const p = action.path;
+    await ensureParents(p, h.name);
+    const target = abs(p);
+    const mode = (h.mode ?? 0o644) & 0o7777;
+    const mtime = h.mtime ?? new Date();
+    switch (type) {
+      case 'directory': {
+        drain();
+        if (!(await clear(target, true))) await fs.mkdir(target, { mode: 0o700 });
+        await owner(target, h);
+        dirs.set(target, { path: target, mode, mtime });
+        break;
+      }
+      case 'file':
+      case 'contiguous-file': {
+        await clear(target, false);
+        const fh = await fs.open(
+          target,
+          constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+          0o600,
+        );
+        try {
+          for await (const chunk of stream as AsyncIterable<Buffer>) await fh.write(chunk);
+          if (chown) await fh.chown(h.uid ?? 0, h.gid ?? 0);
+          await fh.chmod(mode); // after chown, which clears setuid/setgid
+          await fh.utimes(mtime, mtime);
+        } finally {
+          await fh.close();
+        }
+        break;
+      }
+      case 'symlink': {
+        drain();
+        if (!h.linkname) throw new UnsafeLayerError(`tar entry "${h.name}": symlink without target`);
+        await clear(target, false);
+        await fs.symlink(h.linkname, target);
+        await owner(target, h);
+        await fs.lutimes(target, mtime, mtime);
+        break;
+      }
+      case 'link': {
+        drain();
+        const lp = normalizeEntryPath(h.linkname ?? '');
+        if (!lp.length) throw new UnsafeLayerError(`tar entry "${h.name}": hardlink without target`);
+        // The target's parents must be real directories of this layer, and the target must exist here.
+        let cur = root;
+        for (const c of lp.slice(0, -1)) {
+          cur = path.join(cur, c);
+          const st = await fs.lstat(cur).catch(() => undefined);
+          if (!st || !st.isDirectory())
+            throw new UnsafeLayerError(
+              `tar entry "${h.name}": hardlink target "${h.linkname}" is not inside this layer (through "${path.relative(root, cur)}")`,
+            );
+        }
+        const src = abs(lp);
+        const st = await fs.lstat(src).catch(() => undefined);
+        if (!st)
+          throw new UnsafeLayerError(
+            `tar entry "${h.name}": hardlink target "${h.linkname}" is not in this layer`,
+          );
+        if (st.isDirectory())
+          throw new UnsafeLayerError(`tar entry "${h.name}": hardlink to a directory "${h.linkname}"`);
+        if (src === target) break;
+        await clear(target, false);
+        await fs.link(src, target);
+        break;
+      }
+      case 'character-device':
+      case 'block-device':
+      case 'fifo': {
+        drain();
+        await clear(target, false);
+        await mknod(
+          target,
+          type === 'fifo' ? 'p' : type === 'block-device' ? 'b' : 'c',
+          h.devmajor,
+          h.devminor,
+        );
+        await owner(target, h);
+        await fs.chmod(target, mode);
+        await fs.utimes(target, mtime, mtime);
+        break;
+      }
+      default:
+        drain();
+        log(`skipping tar entry "${h.name}" of unsupported type ${String(type)}`);
+        return;
+    }
+    const pax = (h as tar.Header & { pax?: Record<string, string> | null }).pax;
+    if (pax) {
+      for (const [k, v] of Object.entries(pax)) {
+        if (!k.startsWith('SCHILY.xattr.')) continue;
+        xattrs.push({
+          path: target,
+          name: k.slice('SCHILY.xattr.'.length),
+          value: Buffer.from(v).toString('base64'),
+          required: false,
+        });
+        stats.xattrs++;
+      }
+    }
+  }
+
+  const extract = tar.extract();
+  extract.on('entry', (h, entry, next) => {
+    const stream = entry as unknown as Readable;
+    stream.on('error', () => undefined); // reported through the extract stream
+    handle(h, stream).then(
+      () => next(),
+      (e: unknown) => {
+        stream.resume();
+        next(e as Error);
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    const fail = (e: unknown) => {
+      extract.destroy();
+      src.destroy();
+      reject(e instanceof Error ? e : new Error(String(e)));
+    };
+    src.on('error', fail);
+    extract.on('error', fail);
+    extract.on('finish', () => resolve());
+    src.pipe(extract as unknown as NodeJS.WritableStream);
+  });
+  await setXattrs(xattrs, log);
+  // Directories last, deepest first: creating children changed their mtimes, and a 0555 dir must stay writable until then.
+  for (const d of [...dirs.values()].sort((a, b) => b.path.length - a.path.length)) {
+    await fs.chmod(d.path, d.mode);
+    await fs.utimes(d.path, d.mtime, d.mtime);
+  }
+  return stats;
+}
