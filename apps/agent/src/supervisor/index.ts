@@ -1,0 +1,2 @@
+export * from './restart-decision';
+export * from './container-supervisor';
