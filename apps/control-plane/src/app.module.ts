@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
-import type { ResourceStore } from '@berth/store';
+import path from 'node:path';
+import { StoreModule } from '@berth/store';
 import type { Logger } from 'pino';
 import { ApiModule } from './api/api.module';
 import { AuthModule } from './auth/auth.module';
@@ -11,14 +12,11 @@ import { HealthModule } from './health/health.module';
 import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
 import type { MetricsService } from './metrics/metrics.service';
-import { StorageModule, type Stoppable } from './storage/storage.module';
 
 export interface AppDeps {
   config: ServerConfig;
   logger: Logger;
   tokens: string[];
-  store: ResourceStore;
-  backend?: Stoppable;
   metrics: MetricsService;
 }
 
@@ -31,7 +29,17 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(deps.config),
         LoggingModule.forRoot(deps.logger),
-        StorageModule.forRoot(deps.store, deps.backend),
+        // Without --redis-url the store module starts and supervises redis-server under DATA_DIR/redis.
+        StoreModule.forRoot({
+          redisUrl: deps.config.redisUrl,
+          embedded: {
+            dataDir: path.join(deps.config.dataDir, 'redis'),
+            logger: deps.logger.child({ component: 'redis' }),
+          },
+          onOp: (op, _kind, ms, ok, reason) =>
+            deps.metrics.observeStoreOp(op, ok ? 'ok' : (reason ?? 'error'), ms / 1000),
+          onStateChange: (state, detail) => deps.logger.info({ redis: state, detail }, `redis ${state}`),
+        }),
         MetricsModule.forRoot(deps.metrics),
         AuthModule.forRoot(deps.tokens),
         HealthModule,

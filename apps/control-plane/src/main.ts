@@ -4,8 +4,8 @@ import { loadTokens } from './auth/tokens';
 import { FlagError, USAGE, parseFlags, type ServerConfig } from './config/config';
 import { createLogger } from './logging/logger';
 import { MetricsService } from './metrics/metrics.service';
-import { startServer, type RunningServer } from './server';
-import { openStore } from './storage/open-store';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { createServer, listen } from './server';
 
 /**
  * berth-control-plane: the API server. Prints exactly one line on stdout when ready:
@@ -28,27 +28,27 @@ async function main(): Promise<void> {
     throw e;
   }
   const logger = createLogger(config.logFormat);
-  let server: RunningServer | undefined;
-  let stopping = false;
+  let app: NestFastifyApplication | undefined;
+  const stopping = new AbortController();
   const shutdown = async (signal: string): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
+    if (stopping.signal.aborted) return;
+    stopping.abort();
     logger.info({ signal }, 'shutting down');
     const force = setTimeout(() => {
       logger.error('shutdown took longer than 15 s; exiting');
       process.exit(1);
     }, 15_000);
     force.unref();
+    // Still starting: main() closes what it built once createServer returns.
+    if (!app) return;
     try {
-      if (server) await server.close();
-      else await backendStop?.();
+      await app.close();
       process.exit(0);
     } catch (e) {
       logger.error({ err: (e as Error).message }, 'shutdown failed');
       process.exit(1);
     }
   };
-  let backendStop: (() => Promise<void>) | undefined;
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('unhandledRejection', (e) =>
@@ -59,17 +59,18 @@ async function main(): Promise<void> {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     const tokens = loadTokens(config.tokenFile, config.dataDir);
     const metrics = new MetricsService();
-    const { store, backend } = await openStore(config, logger, metrics);
-    backendStop = backend ? () => store.close().then(() => backend.stop()) : () => store.close();
-    if (stopping) return;
     logger.info({ dataDir: config.dataDir, redis: config.redisUrl ? 'external' : 'embedded' }, 'starting');
-    server = await startServer({ config, logger, tokens, store, backend, metrics });
-    if (stopping) return;
-    logger.info({ url: server.url }, 'ready');
-    process.stdout.write(`berth control plane listening on ${server.url}\n`);
+    app = await createServer({ config, logger, tokens, metrics });
+    if (stopping.signal.aborted) {
+      await app.close();
+      process.exit(0);
+    }
+    const url = await listen(app, config, logger, stopping.signal);
+    if (stopping.signal.aborted) return;
+    logger.info({ url }, 'ready');
+    process.stdout.write(`berth control plane listening on ${url}\n`);
   } catch (e) {
     logger.fatal({ err: (e as Error).message }, 'start-up failed');
-    await backendStop?.().catch(() => undefined);
     process.exit(1);
   }
 }

@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AddressInfo } from 'node:net';
 import { AppModule, type AppDeps } from './app.module';
+import type { ServerConfig } from './config/config';
 import { ResourceService } from './api/resource.service';
 import { parseRoute } from './api/route';
 import { sendStatus } from './errors/status.filter';
@@ -14,38 +15,40 @@ import { MetricsService } from './metrics/metrics.service';
 export const BODY_LIMIT = 3 * 1024 * 1024;
 export const SYSTEM_NAMESPACES = ['default', 'kube-system'];
 
-export interface RunningServer {
-  app: NestFastifyApplication;
-  url: string;
-  close(): Promise<void>;
-}
-
 /**
- * Builds the Nest application on Fastify, ensures the system namespaces, and listens. The caller
- * owns the store (and embedded Redis) it passes in deps; close() ends watches, the HTTP server,
- * the store and the embedded Redis, in that order.
+ * Builds the Nest application on Fastify (which starts the store, and the embedded Redis when no
+ * --redis-url is given). listen() then ensures the system namespaces and serves; app.close() ends
+ * watches, the HTTP server, the store and the embedded Redis, in that order.
  */
-export async function startServer(deps: AppDeps): Promise<RunningServer> {
-  const { config, logger } = deps;
+export async function createServer(deps: AppDeps): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT,
     forceCloseConnections: true,
-    maxParamLength: 1024,
     return503OnClosing: true,
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(deps), adapter, {
     bodyParser: false,
-    logger: new PinoNestLogger(logger),
+    logger: new PinoNestLogger(deps.logger),
     abortOnError: false,
   });
-  configureFastify(app.getHttpAdapter().getInstance(), logger, app.get(MetricsService));
+  configureFastify(app.getHttpAdapter().getInstance(), deps.logger, app.get(MetricsService));
   await app.init();
-  await ensureNamespaces(app.get(ResourceService), logger);
+  return app;
+}
+
+/** Waits for storage to create the system namespaces, then listens; returns the URL. */
+export async function listen(
+  app: NestFastifyApplication,
+  config: ServerConfig,
+  logger: Logger,
+  signal: AbortSignal,
+): Promise<string> {
+  await ensureNamespaces(app.get(ResourceService), logger, signal);
+  if (signal.aborted) return '';
   await app.listen({ port: config.port, host: config.host });
   const addr = app.getHttpServer().address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  const url = `http://${host}:${addr.port}`;
-  return { app, url, close: () => app.close() };
+  return `http://${host}:${addr.port}`;
 }
 
 function configureFastify(fastify: FastifyInstance, logger: Logger, metrics: MetricsService): void {
@@ -67,35 +70,38 @@ function configureFastify(fastify: FastifyInstance, logger: Logger, metrics: Met
   });
 }
 
-/** Kubernetes-style verb and resource of a request, for metrics labels. */
+/**
+ * Kubernetes-style verb and resource of a request, for metrics labels. Paths that are not
+ * resources (discovery, probes, unknown paths) get resource '' and the HTTP method as verb, so
+ * arbitrary URLs cannot grow the label set.
+ */
 export function describe(req: FastifyRequest): { verb: string; resource: string } {
-  const path = req.url.split('?')[0];
-  let resource = '';
-  let named = false;
   try {
-    const r = parseRoute(path);
+    const r = parseRoute(req.url.split('?')[0]);
     if (r.type === 'resource') {
-      resource = r.subresource ? `${r.kind.resource}/${r.subresource}` : r.kind.resource;
-      named = r.name !== undefined;
+      const resource = r.subresource ? `${r.kind.resource}/${r.subresource}` : r.kind.resource;
+      const verbs: Record<string, string> = {
+        POST: 'CREATE',
+        PUT: 'UPDATE',
+        PATCH: 'PATCH',
+        DELETE: 'DELETE',
+      };
+      const verb =
+        req.method === 'GET' ? (r.name === undefined ? 'LIST' : 'GET') : (verbs[req.method] ?? req.method);
+      return { verb, resource };
     }
   } catch {
-    resource = path.startsWith('/api') ? 'unknown' : (path.split('/')[1] ?? '');
+    /* not a resource path */
   }
-  const verb =
-    req.method === 'GET'
-      ? resource && !named
-        ? 'LIST'
-        : 'GET'
-      : req.method === 'POST'
-        ? 'CREATE'
-        : req.method === 'PUT'
-          ? 'UPDATE'
-          : req.method;
-  return { verb, resource };
+  return { verb: req.method, resource: '' };
 }
 
-async function ensureNamespaces(resources: ResourceService, logger: Logger): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
+async function ensureNamespaces(
+  resources: ResourceService,
+  logger: Logger,
+  signal: AbortSignal,
+): Promise<void> {
+  for (let attempt = 1; !signal.aborted; attempt++) {
     try {
       await resources.ensureNamespaces(SYSTEM_NAMESPACES);
       return;

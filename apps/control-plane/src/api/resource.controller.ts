@@ -49,7 +49,7 @@ export class ResourceController {
     @Inject(LOGGER) private readonly log: Logger,
   ) {}
 
-  @All(['version', 'version/'])
+  @All('version')
   async version(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     if (req.method !== 'GET')
       throw new ApiError('MethodNotAllowed', `${req.method} is not allowed on /version`);

@@ -99,8 +99,8 @@ export class ResourceService {
         `create ${r.kind.resource} under /namespaces/{namespace}/${r.kind.resource}`,
       );
     }
+    // The store refuses objects in a missing or terminating namespace (404 / 403).
     const obj = this.prepare(r, decode(raw, contentType));
-    if (r.kind.namespaced) await this.requireNamespace(obj.metadata.namespace!);
     const created = await this.store.create(r.kind, obj, { dryRun: dryRun(q) });
     return { code: 201, body: created };
   }
@@ -191,7 +191,6 @@ export class ResourceService {
       try {
         if (plan.action === 'unchanged') return { code: 200, body: plan.object };
         if (plan.action === 'create') {
-          if (r.kind.namespaced) await this.requireNamespace(plan.object.metadata.namespace!);
           return { code: 201, body: await this.store.create(r.kind, plan.object, { dryRun: dry, applied }) };
         }
         return { code: 200, body: await this.store.update(r.kind, plan.object, { dryRun: dry, applied }) };
@@ -248,8 +247,7 @@ export class ResourceService {
    * then defaults and validation (422 with causes).
    */
   prepare(r: ResourceRoute, body: Record<string, unknown>): KubeObject {
-    const obj = this.checkIdentity(r, body);
-    applyDefaults(obj);
+    const obj = applyDefaults(this.checkIdentity(r, body));
     const causes = validate(obj);
     if (causes.length)
       throw ApiError.invalid(r.kind.kind, obj.metadata.name ?? obj.metadata.generateName ?? '', causes);
@@ -294,22 +292,6 @@ export class ResourceService {
       }
     }
     return body as unknown as KubeObject;
-  }
-
-  private async requireNamespace(ns: string): Promise<void> {
-    const nsKind = KINDS.find((k) => k.kind === 'Namespace')!;
-    try {
-      const n = await this.store.get(nsKind, undefined, ns);
-      if (n.metadata.deletionTimestamp) {
-        throw new ApiError(
-          'Forbidden',
-          `unable to create new content in namespace ${ns} because it is being terminated`,
-        );
-      }
-    } catch (e) {
-      if (e instanceof ApiError && e.code === 404) throw ApiError.notFound('Namespace', ns);
-      throw e;
-    }
   }
 
   /** Creates the namespaces every cluster has (default, kube-system) when absent. */
