@@ -3,3 +3,5 @@ export * from './tmp';
 export * from './process';
 export * from './redis';
 export * from './control-plane';
+export * from './registry';
+export * from './images';

@@ -213,7 +213,7 @@ export class Puller {
     const rec: ImageRecord = {
       reference: name,
       digest: manifestDigest,
-      indexDigest,
+      ...(indexDigest ? { indexDigest } : {}),
       repoDigest: `${ref.domain}/${ref.path}@${indexDigest ?? manifestDigest}`,
       mediaType: parsed.mediaType,
       configDigest: manifest.config.digest,
