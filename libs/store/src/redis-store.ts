@@ -193,27 +193,39 @@ export class RedisStore implements ResourceStore {
   // ------------------------------------------------------------------------------------------
   // plumbing
 
+  private readonly readyWaits = new WeakMap<Redis, Promise<void>>();
+
+  /** Waits (at most connectWaitMs) for `r` to be connected; 503 otherwise. */
   private async whenReady(r: Redis): Promise<void> {
     if (r.status === 'ready') return;
-    if (this.closed || r.status === 'end')
+    if (this.closed || r.status === 'end') {
       throw new ApiError('ServiceUnavailable', 'storage is unavailable: the store is closed');
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => {
-        r.off('ready', onReady);
-        reject(
-          new ApiError(
-            'ServiceUnavailable',
-            `storage is unavailable: no connection to Redis${this.lastConnError ? ` (${this.lastConnError})` : ''}`,
-            { retryAfterSeconds: 1 },
+    }
+    let ready = this.readyWaits.get(r);
+    if (!ready) {
+      ready = new Promise<void>((resolve) => r.once('ready', () => resolve()));
+      this.readyWaits.set(r, ready);
+      void ready.then(() => this.readyWaits.delete(r));
+    }
+    let t: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      t = setTimeout(
+        () =>
+          reject(
+            new ApiError(
+              'ServiceUnavailable',
+              `storage is unavailable: no connection to Redis${this.lastConnError ? ` (${this.lastConnError})` : ''}`,
+              { retryAfterSeconds: 1 },
+            ),
           ),
-        );
-      }, this.connectWaitMs);
-      const onReady = () => {
-        clearTimeout(t);
-        resolve();
-      };
-      r.once('ready', onReady);
+        this.connectWaitMs,
+      );
     });
+    try {
+      await Promise.race([ready, timeout]);
+    } finally {
+      clearTimeout(t);
+    }
   }
 
   private async run<T>(op: string, kind: KindInfo | undefined, fn: () => Promise<T>): Promise<T> {
