@@ -25,6 +25,12 @@ interface Proxy {
   served500: number;
   /** Return true to answer this request with HTTP 500 instead of forwarding it. */
   failWhen?: (req: http.IncomingMessage) => boolean;
+  /** Return true to send the headers and half the body, then break the connection. */
+  cutWhen?: (req: http.IncomingMessage) => boolean;
+  /** Return true to answer with a 307 redirect straight to the registry. */
+  redirectWhen?: (req: http.IncomingMessage) => boolean;
+  cuts: number;
+  redirects: number;
   close(): Promise<void>;
 }
 
@@ -36,6 +42,8 @@ async function startProxy(target: TestRegistry): Promise<Proxy> {
     url: `http://127.0.0.1:${port}`,
     blobGets: new Map(),
     served500: 0,
+    cuts: 0,
+    redirects: 0,
     close: () => new Promise<void>((r) => srv.close(() => r())),
   };
   const srv = http.createServer((req, res) => {
@@ -48,6 +56,12 @@ async function startProxy(target: TestRegistry): Promise<Proxy> {
         .end('{"errors":[{"code":"UNKNOWN","message":"injected failure"}]}');
       return;
     }
+    if (p.redirectWhen?.(req)) {
+      p.redirects++;
+      res.writeHead(307, { location: `${target.url}${req.url}` }).end();
+      return;
+    }
+    const cut = p.cutWhen?.(req) ?? false;
     const up = http.request(
       {
         host: t.hostname,
@@ -58,6 +72,22 @@ async function startProxy(target: TestRegistry): Promise<Proxy> {
       },
       (r) => {
         res.writeHead(r.statusCode ?? 502, r.headers);
+        const len = Number(r.headers['content-length'] ?? 0);
+        if (cut && r.statusCode === 200 && len > 1) {
+          p.cuts++;
+          let sent = 0;
+          r.on('data', (c: Buffer) => {
+            if (sent >= len / 2) return;
+            const part = c.subarray(0, Math.max(0, Math.ceil(len / 2) - sent));
+            sent += part.length;
+            res.write(part);
+            if (sent >= len / 2) {
+              r.destroy();
+              res.socket?.destroy();
+            }
+          });
+          return;
+        }
         r.pipe(res);
       },
     );
@@ -248,6 +278,46 @@ describe('OCI image pulls against a real registry', () => {
       assert.equal(rec.digest, v2s2.digest);
       assert.ok(proxy.served500 >= 3, `500s served: ${proxy.served500}`);
       assert.ok(existsSync(path.join(rec.layers[0].dir, 'bin/busybox')));
+    } finally {
+      remove();
+      await proxy.close();
+    }
+  });
+
+  test('a blob download broken mid-stream is retried from the start and verified', async () => {
+    const proxy = await startProxy(reg);
+    const cut = new Set<string>();
+    proxy.cutWhen = (req) => {
+      if (!/\/blobs\//.test(req.url ?? '') || cut.has(req.url!)) return false;
+      cut.add(req.url!);
+      return true;
+    };
+    const { svc, root, remove } = newService();
+    try {
+      const rec = await svc.pull(`${proxy.host}/bb/oci:1`);
+      assert.equal(rec.digest, oci.digest);
+      assert.equal(proxy.cuts, 1 + rec.layers.length, 'each blob (config and layers) was cut once');
+      assert.ok(existsSync(path.join(rec.layers[0].dir, 'bin/busybox')));
+      assert.deepEqual(readdirSync(path.join(root, 'ingest')), []);
+      assert.deepEqual(
+        readdirSync(path.join(root, 'l')).sort(),
+        rec.layers.map((l) => l.id).sort(),
+        'no half-unpacked layer left behind',
+      );
+    } finally {
+      remove();
+      await proxy.close();
+    }
+  });
+
+  test('blob redirects (as to a storage backend) are followed', async () => {
+    const proxy = await startProxy(reg);
+    proxy.redirectWhen = (req) => /\/blobs\//.test(req.url ?? '');
+    const { svc, remove } = newService();
+    try {
+      const rec = await svc.pull(`${proxy.host}/bb/v2s2:1`);
+      assert.equal(rec.digest, v2s2.digest);
+      assert.equal(proxy.redirects, 2, 'config and layer blobs were redirected');
     } finally {
       remove();
       await proxy.close();

@@ -11,3 +11,4 @@ export * from './layer-store';
 export * from './image-store';
 export * from './puller';
 export * from './image-service';
+export * from './oci.module';

@@ -312,6 +312,13 @@ export async function unpackLayer(
     if (pax) {
       for (const [k, v] of Object.entries(pax)) {
         if (!k.startsWith('SCHILY.xattr.')) continue;
+        if (v.includes('\uFFFD')) {
+          // tar-stream decodes PAX values as UTF-8, so binary values (e.g. security.capability) arrive damaged.
+          log(
+            `skipping binary xattr ${k.slice('SCHILY.xattr.'.length)} on "${h.name}" (value not representable)`,
+          );
+          continue;
+        }
         xattrs.push({
           path: target,
           name: k.slice('SCHILY.xattr.'.length),

@@ -3,7 +3,14 @@ import { PassThrough, Transform, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import { ContentStore } from './content-store';
-import { DigestMismatchError, InvalidManifestError, OciError, UnsupportedError, isOciError } from './errors';
+import {
+  DigestMismatchError,
+  InvalidManifestError,
+  OciError,
+  RegistryError,
+  UnsupportedError,
+  isOciError,
+} from './errors';
 import type { Credentials } from './hosts';
 import { ImageStore, type ImageLayer, type ImageRecord } from './image-store';
 import { LayerStore, type LayerRecord } from './layer-store';
@@ -239,20 +246,24 @@ export class Puller {
     req: { credentials?: Credentials },
   ): Promise<ImageConfig> {
     if (!(await this.content.has(desc.digest))) {
-      await this.flights.do(`blob:${desc.digest}`, async () => {
-        if (await this.content.has(desc.digest)) return;
-        const blob = await this.client.getBlob(ref, desc.digest, req);
-        await this.content.put({ digest: desc.digest, size: desc.size }, blob.stream).catch((e: unknown) => {
-          blob.stream.destroy();
-          throw isOciError(e, 'DigestMismatch')
-            ? new DigestMismatchError(
-                desc.digest,
-                (e as DigestMismatchError).actual,
-                `config of ${formatReference(ref)}`,
-              )
-            : e;
-        });
-      });
+      await this.flights.do(`blob:${desc.digest}`, () =>
+        this.retrying(`config ${desc.digest} of ${formatReference(ref)}`, async () => {
+          if (await this.content.has(desc.digest)) return;
+          const blob = await this.client.getBlob(ref, desc.digest, req);
+          await this.content
+            .put({ digest: desc.digest, size: desc.size }, blob.stream)
+            .catch((e: unknown) => {
+              blob.stream.destroy();
+              throw isOciError(e, 'DigestMismatch')
+                ? new DigestMismatchError(
+                    desc.digest,
+                    (e as DigestMismatchError).actual,
+                    `config of ${formatReference(ref)}`,
+                  )
+                : e;
+            });
+        }),
+      );
     }
     return parseImageConfig(await this.content.readAll(desc.digest));
   }
@@ -264,16 +275,30 @@ export class Puller {
     req: { credentials?: Credentials },
     progress: (p: Omit<PullProgress, 'reference'>) => void,
   ): Promise<LayerRecord> {
+    return this.retrying(`layer ${desc.digest} of ${formatReference(ref)}`, () =>
+      this.layers.create(diffID, desc, (tmp) =>
+        this.downloadAndUnpack(ref, desc, diffID, tmp, req, progress),
+      ),
+    );
+  }
+
+  /** Runs a whole blob download again when the connection broke mid-stream (bounded; backoff doubles). */
+  private async retrying<T>(what: string, fn: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.layers.create(diffID, desc, (tmp) =>
-          this.downloadAndUnpack(ref, desc, diffID, tmp, req, progress),
-        );
+        return await fn();
       } catch (e) {
-        if (attempt >= this.layerAttempts || !isRetryableStreamError(e)) throw e;
-        this.log(
-          `layer ${desc.digest} of ${formatReference(ref)}: ${(e as Error).message}; retrying (${attempt})`,
-        );
+        if (!isRetryableStreamError(e)) throw e;
+        if (attempt >= this.layerAttempts) {
+          if (e instanceof OciError) throw e;
+          throw new RegistryError(
+            `${what}: download failed ${attempt} times: ${(e as Error).message}`,
+            undefined,
+            true,
+          );
+        }
+        this.log(`${what}: ${(e as Error).message}; retrying (${attempt})`);
+        await new Promise((r) => setTimeout(r, 100 * 2 ** (attempt - 1)));
       }
     }
   }
