@@ -1,0 +1,5 @@
+export * from './http';
+export * from './ndjson';
+export * from './client';
+export * from './informer';
+export * from './config';
