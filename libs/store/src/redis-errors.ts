@@ -11,6 +11,14 @@ const TRANSIENT_REPLIES = /^(LOADING|MASTERDOWN|READONLY|BUSY|TRYAGAIN|CLUSTERDO
 export function toApiError(e: unknown, lastConnectionError?: string): ApiError {
   if (e instanceof ApiError) return e;
   const err = e instanceof Error ? e : new Error(String(e));
+  if (
+    err instanceof TypeError ||
+    err instanceof RangeError ||
+    err instanceof SyntaxError ||
+    err instanceof ReferenceError
+  ) {
+    return new ApiError('InternalError', `store failure: ${err.message}`);
+  }
   const isReply = err.name === 'ReplyError';
   if (isReply && !TRANSIENT_REPLIES.test(err.message)) {
     return new ApiError('InternalError', `storage error: ${err.message}`);

@@ -808,6 +808,7 @@ export class RedisStore implements ResourceStore {
       opts.bookmarkIntervalMs && opts.bookmarkIntervalMs > 0 ? opts.bookmarkIntervalMs : undefined;
     if (signal.aborted || this.closed) return;
     const sink = new WatchSink(this.opts.watchBufferLimit ?? 10_000);
+    let failure: string | undefined;
     const hub = this.hub(kind);
     const matches = (o: KubeObject) =>
       (!sel.namespace || o.metadata.namespace === sel.namespace) &&
@@ -899,10 +900,12 @@ export class RedisStore implements ResourceStore {
       }
     } catch (e) {
       const ae = toApiError(e, this.lastConnError);
-      this.onOp?.('watch', kind.kind, performance.now() - t0, false, ae.reason);
+      failure = ae.reason;
       throw ae;
     } finally {
       hub.remove(sink);
+      // One 'watch' operation per watch, timed over its whole life.
+      this.onOp?.('watch', kind.kind, performance.now() - t0, !failure, failure);
     }
   }
 
