@@ -224,6 +224,20 @@ describe('printing', () => {
     assert.deepEqual(parseManifests(y)[0].object, obj);
   });
 
+  test('toYaml quotes strings a YAML 1.1 reader would not read back as strings', () => {
+    const obj = { a: '2024-01-02T03:04:05Z', b: '12:30', c: 'on', d: '0x1F', e: '', f: 'line 1\nline 2\n' };
+    const y = toYaml(obj);
+    assert.match(y, /^a: "2024-01-02T03:04:05Z"$/m);
+    assert.match(y, /^b: "12:30"$/m);
+    assert.match(y, /^c: "on"$/m);
+    assert.match(y, /^f: \|$/m);
+    assert.deepEqual(parseManifests(`apiVersion: v1\nkind: X\n${y}`)[0].object, {
+      apiVersion: 'v1',
+      kind: 'X',
+      ...obj,
+    });
+  });
+
   test('toJson is indented JSON with a final newline', () => {
     assert.equal(toJson({ a: 1 }), '{\n    "a": 1\n}\n');
   });

@@ -334,9 +334,10 @@ export function manifestOf(object: KubeObject, file?: string, index = 0): Parsed
 
 /** Prints objects as kubectl does: block style, 2-space indent, lists not indented under their key. */
 export function toYaml(obj: unknown): string {
+  // The full YAML 1.1 schema here (not kubeTags) so that strings that a YAML 1.1 reader would take
+  // for timestamps or sexagesimal numbers are quoted, as kubectl does.
   return stringify(obj, {
     version: '1.1',
-    customTags: kubeTags,
     indent: 2,
     indentSeq: false,
     lineWidth: 0,

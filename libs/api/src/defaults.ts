@@ -2,7 +2,7 @@
  * `applyDefaults(obj)`: the values Kubernetes fills in when a field is left out, on a deep copy.
  * Idempotent; never touches metadata (the server owns metadata.namespace).
  */
-import { parseReference } from '@berth/oci';
+import { parseImageReference as parseReference } from './image-ref';
 import type { KubeObject } from './meta';
 import { deepCopy } from './merge';
 

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { formatCause, parseManifests } from './codec';
 import { validate } from './validate';
+import { applyDefaults } from './defaults';
 import { deepCopy } from './merge';
 import type { StatusCause } from './errors';
 import type { KubeObject } from './meta';
@@ -38,12 +39,18 @@ function assertCause(obj: unknown, field: string, message: RegExp, reason?: stri
 }
 
 describe('valid real-world manifests have no causes', () => {
-  for (const f of ['nginx-deployment.yaml', 'misc.yaml', 'server-objects.json'])
+  for (const f of ['nginx-deployment.yaml', 'misc.yaml', 'server-objects.json', 'kubectl-generated.yaml'])
     test(f, () => {
       const ms = read(f);
       assert.ok(ms.length > 0);
-      for (const m of ms)
+      for (const m of ms) {
         assert.deepEqual(validate(m.object), [], `${m.object.kind} ${m.object.metadata.name}`);
+        assert.deepEqual(
+          validate(applyDefaults(m.object)),
+          [],
+          `defaulted ${m.object.kind} ${m.object.metadata.name}`,
+        );
+      }
     });
 
   test('the Kubernetes docs nginx deployment', () => {
@@ -390,6 +397,22 @@ describe('rules across fields', () => {
     empty.spec.selector = {};
     assertCause(empty, 'spec.selector', /empty selector is invalid/);
   });
+  test('selector expressions: In needs values, Exists takes none', () => {
+    const d = deployment();
+    d.spec.selector.matchExpressions = [
+      { key: 'tier', operator: 'In', values: [] },
+      { key: 'tier', operator: 'Exists', values: ['x'] },
+      { key: 'tier', operator: 'Near' },
+    ];
+    const causes = validate(d);
+    assert.match(at(causes, 'spec.selector.matchExpressions[0].values')[0]?.message, /Required value/);
+    assert.match(at(causes, 'spec.selector.matchExpressions[1].values')[0]?.message, /may not be specified/);
+    assert.match(
+      at(causes, 'spec.selector.matchExpressions[2].operator')[0]?.message,
+      /"In", "NotIn", "Exists", "DoesNotExist"/,
+    );
+  });
+
   test('Deployment strategy', () => {
     const d = deployment();
     d.spec.strategy = { type: 'Recreate', rollingUpdate: { maxSurge: 1 } };

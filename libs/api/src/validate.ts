@@ -440,6 +440,25 @@ function checkWorkload(kind: string, spec: Obj | undefined, out: StatusCause[]):
   if (!spec) return;
   const selector = obj(spec.selector);
   const template = obj(spec.template);
+  if (selector)
+    list(selector.matchExpressions).forEach((e, i) => {
+      const expr = obj(e);
+      if (!expr) return;
+      const values = list(expr.values);
+      const field = `spec.selector.matchExpressions[${i}].values`;
+      if ((expr.operator === 'In' || expr.operator === 'NotIn') && values.length === 0)
+        out.push({
+          reason: 'FieldValueRequired',
+          field,
+          message: `Required value: must be specified when \`operator\` is '${expr.operator}'`,
+        });
+      if ((expr.operator === 'Exists' || expr.operator === 'DoesNotExist') && values.length > 0)
+        out.push({
+          reason: 'FieldValueForbidden',
+          field,
+          message: `may not be specified when \`operator\` is '${expr.operator}'`,
+        });
+    });
   if (selector) {
     const hasLabels = obj(selector.matchLabels) && Object.keys(obj(selector.matchLabels)!).length > 0;
     const hasExpr = list(selector.matchExpressions).length > 0;

@@ -20,7 +20,7 @@ import {
   ValidateNested,
   type ValidationArguments,
 } from 'class-validator';
-import { parseReference } from '@berth/oci';
+import { parseImageReference as parseReference } from './image-ref';
 import {
   configMapKeyErrors,
   dns1123LabelErrors,
