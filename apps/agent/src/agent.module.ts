@@ -1,0 +1,245 @@
+import path from 'node:path';
+import { promises as fs } from 'node:fs';
+import { Inject, Injectable, Module, type DynamicModule } from '@nestjs/common';
+import { BerthClient } from '@berth/client';
+import { ImageService, RegistryHosts } from '@berth/oci';
+import pino, { type Logger } from 'pino';
+import { AgentConfig, splitHostPort } from './config/config';
+import { hostInfo } from './node/host-info';
+import { NodeService } from './node/node.service';
+import { podKey, containerId } from './pods/container-config';
+import { EventRecorder } from './pods/events';
+import { PodController } from './pods/pod-controller';
+import { PodSyncer } from './pods/pod-syncer';
+import { BundleStore, CgroupCleaner, ExitWatcher, RuncRuntime } from './runtime';
+import { AgentServer } from './server/agent-server';
+import { LinuxMounter, OverlaySnapshotter } from './snapshots';
+import { ContainerSupervisor } from './supervisor';
+import { VolumeManager } from './volumes/volumes';
+
+export const AGENT_CONFIG = Symbol('AGENT_CONFIG');
+export const AGENT_LOGGER = Symbol('AGENT_LOGGER');
+
+export type ResolvedAgentConfig = AgentConfig & { token: string };
+
+/** Where everything lives under --data-dir. */
+export function dataLayout(dataDir: string) {
+  return {
+    images: path.join(dataDir, 'images'),
+    snapshots: path.join(dataDir, 'snapshots'),
+    bundles: path.join(dataDir, 'bundles'),
+    logs: path.join(dataDir, 'logs'),
+    /** runc root (state/runc), monitor exit files (state/exits), supervisor.json. */
+    state: path.join(dataDir, 'state'),
+    pods: path.join(dataDir, 'pods'),
+  };
+}
+
+export function createAgentLogger(
+  format: 'json' | 'pretty',
+  level = process.env.BERTH_LOG_LEVEL || 'info',
+): Logger {
+  const opts = { level, base: { component: 'agent' }, timestamp: pino.stdTimeFunctions.isoTime };
+  if (format === 'pretty') {
+    try {
+      const pretty = require('pino-pretty') as (o: object) => NodeJS.WritableStream;
+      return pino(
+        opts,
+        pretty({
+          destination: 2,
+          sync: true,
+          colorize: process.stderr.isTTY,
+          ignore: 'pid,hostname,component',
+        }),
+      );
+    } catch {
+      /* JSON below */
+    }
+  }
+  return pino(opts, pino.destination({ fd: 2, sync: true }));
+}
+
+/** The runtime context: monitor-run runc, exit watcher, snapshots, bundles, supervisor. */
+@Injectable()
+export class RuntimeContext {
+  readonly runtime: RuncRuntime;
+  readonly exits: ExitWatcher;
+  readonly supervisor: ContainerSupervisor;
+
+  constructor(@Inject(AGENT_CONFIG) cfg: ResolvedAgentConfig, @Inject(AGENT_LOGGER) log: Logger) {
+    const d = dataLayout(cfg.dataDir);
+    this.runtime = new RuncRuntime({
+      stateDir: d.state,
+      runtimeBinary: cfg.runtime === 'crun' ? '/usr/bin/crun' : '/usr/sbin/runc',
+    });
+    this.exits = new ExitWatcher(this.runtime.exitDir);
+    this.supervisor = new ContainerSupervisor(
+      {
+        runtime: this.runtime,
+        exits: this.exits,
+        snapshots: new OverlaySnapshotter(d.snapshots),
+        mounter: new LinuxMounter(),
+        bundles: new BundleStore(d.bundles),
+        cgroups: new CgroupCleaner(),
+      },
+      {
+        stateDir: d.state,
+        backoff: {
+          initialDelayMs: cfg.restartInitialDelayMs,
+          maxDelayMs: cfg.restartMaxDelayMs,
+          resetAfterMs: cfg.restartResetAfterMs,
+        },
+      },
+    );
+    this.supervisor.on('error', (e) => log.warn({ err: e.message }, 'supervisor'));
+    this.exits.on('error', (e) => log.warn({ err: e.message }, 'exit watcher'));
+  }
+
+  async start(): Promise<void> {
+    await this.runtime.init();
+    await this.supervisor.start();
+  }
+
+  /** Stops watching; containers and their monitors keep running. */
+  stop(): void {
+    this.supervisor.close();
+    this.exits.stop();
+  }
+}
+
+/**
+ * The agent's lifecycle: runtime (adopting containers that survived), image service, the agent's
+ * endpoint, Node registration + heartbeat, then the pod watch. stop() leaves containers running.
+ */
+@Injectable()
+export class AgentLifecycle {
+  readonly client: BerthClient;
+  readonly images: ImageService;
+  node?: NodeService;
+  syncer?: PodSyncer;
+  controller?: PodController;
+  server?: AgentServer;
+
+  constructor(
+    @Inject(AGENT_CONFIG) private readonly cfg: ResolvedAgentConfig,
+    @Inject(AGENT_LOGGER) private readonly log: Logger,
+    private readonly rt: RuntimeContext,
+  ) {
+    this.client = new BerthClient({ server: cfg.server, token: cfg.token });
+    this.images = new ImageService({
+      root: dataLayout(cfg.dataDir).images,
+      hosts: new RegistryHosts({ mirrors: cfg.registryMirrors, insecure: cfg.insecureRegistries }),
+      log: (m) => log.debug({ component: 'oci' }, m),
+    });
+  }
+
+  async start(): Promise<void> {
+    const { cfg, log, rt } = this;
+    const d = dataLayout(cfg.dataDir);
+    for (const dir of Object.values(d)) await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    await fs.chmod(d.pods, 0o755);
+    await this.images.init();
+    await rt.start();
+    log.info({ containers: rt.supervisor.list().length }, 'runtime ready');
+
+    const [host, port] = splitHostPort(cfg.listen);
+    const volumes = new VolumeManager(d.pods);
+    this.server = new AgentServer({
+      token: cfg.token,
+      log,
+      images: async () =>
+        (await this.images.list()).map((i) => ({
+          names: [i.reference, i.repoDigest],
+          digest: i.digest,
+          sizeBytes: i.size,
+          pulledAt: i.pulledAt,
+        })),
+      findContainer: (ns, pod, container) => this.findContainer(ns, pod, container),
+    });
+    const boundPort = await this.server.listen(host, port);
+    const version = (await rt.runtime.version()).replace(/^\S+ version /, '');
+    const info = await hostInfo({
+      nodeName: cfg.nodeName,
+      maxPods: cfg.maxPods,
+      runtimeVersion: `${cfg.runtime}://${version || 'unknown'}`,
+      port: boundPort,
+      bindHost: host,
+    });
+    this.node = new NodeService({
+      client: this.client,
+      info,
+      heartbeatIntervalMs: cfg.heartbeatIntervalMs,
+      log,
+    });
+    await this.node.register();
+    this.node.start();
+    this.syncer = new PodSyncer({
+      client: this.client,
+      images: this.images,
+      supervisor: rt.supervisor,
+      volumes,
+      events: new EventRecorder(this.client, cfg.nodeName, (m, e) =>
+        log.warn({ err: (e as Error).message }, m),
+      ),
+      nodeName: cfg.nodeName,
+      hostIP: info.internalIP,
+      logDir: d.logs,
+      pullBackoff: { initialDelayMs: cfg.restartInitialDelayMs, maxDelayMs: cfg.restartMaxDelayMs },
+      log,
+    });
+    this.controller = new PodController({
+      client: this.client,
+      syncer: this.syncer,
+      supervisor: rt.supervisor,
+      nodeName: cfg.nodeName,
+      log,
+    });
+    await this.controller.start();
+    log.info({ node: cfg.nodeName, endpoint: `${host}:${boundPort}`, dataDir: cfg.dataDir }, 'agent ready');
+  }
+
+  private findContainer(ns: string, name: string, container: string | undefined) {
+    const pod = this.syncer?.podByKey(podKey({ metadata: { namespace: ns, name } }));
+    if (!pod?.metadata.uid) return undefined;
+    const names = (pod.spec.containers ?? []).map((c) => c.name);
+    if (!container) {
+      if (names.length !== 1)
+        return {
+          code: 400,
+          error: `a container name must be specified for pod ${name}, choose one of: [${names.join(' ')}]`,
+        };
+      container = names[0];
+    }
+    if (!names.includes(container)) return undefined;
+    const id = containerId(pod.metadata.uid, container);
+    const rec = this.rt.supervisor.get(id);
+    if (!rec) return undefined;
+    return {
+      logPath: rec.logPath,
+      running: () => this.rt.supervisor.get(id)?.state === 'running',
+    };
+  }
+
+  async stop(): Promise<void> {
+    await this.controller?.stop();
+    await this.node?.stop();
+    await this.server?.close();
+    this.rt.stop();
+  }
+}
+
+@Module({})
+export class AgentModule {
+  static forConfig(cfg: ResolvedAgentConfig, log: Logger): DynamicModule {
+    return {
+      module: AgentModule,
+      providers: [
+        { provide: AGENT_CONFIG, useValue: cfg },
+        { provide: AGENT_LOGGER, useValue: log },
+        RuntimeContext,
+        AgentLifecycle,
+      ],
+      exports: [AgentLifecycle],
+    };
+  }
+}

@@ -1,0 +1,422 @@
+import path from 'node:path';
+import { ApiError, kindFor, type ContainerV1, type KubeObject, type PodStatusV1 } from '@berth/api';
+import type { BerthClient } from '@berth/client';
+import {
+  normalizeRegistryHost,
+  parseDockerConfig,
+  parseReference,
+  type Credentials,
+  type ImageRecord,
+  type ImageService,
+} from '@berth/oci';
+import { ContainerConfigError, readFileInRoot, resolveUserFrom, type ImageRunConfig } from '../runtime';
+import type { ContainerRecord, ContainerSupervisor, RestartPolicy } from '../supervisor';
+import { VolumeError, type PreparedPod, type VolumeManager } from '../volumes/volumes';
+import {
+  configMapData,
+  containerId,
+  mapContainer,
+  PodConfigError,
+  podKey,
+  pullPolicyOf,
+  referencedSources,
+  secretData,
+  type Pod,
+  type PodSources,
+} from './container-config';
+import type { EventRecorder } from './events';
+import { buildPodStatus, type ContainerView } from './pod-status';
+import type { ReconcileResult } from './work-queue';
+
+const PODS = kindFor('v1', 'Pod')!;
+const CONFIGMAPS = kindFor('v1', 'ConfigMap')!;
+const SECRETS = kindFor('v1', 'Secret')!;
+
+export interface PodSyncerOptions {
+  client: BerthClient;
+  images: Pick<ImageService, 'get' | 'pull'>;
+  supervisor: ContainerSupervisor;
+  volumes: VolumeManager;
+  events: EventRecorder;
+  nodeName: string;
+  hostIP: string;
+  logDir: string;
+  /** Image pull backoff (the same shape as the restart backoff). */
+  pullBackoff: { initialDelayMs: number; maxDelayMs: number };
+  log: { info(o: object, m: string): void; warn(o: object, m: string): void };
+}
+
+interface PullState {
+  attempts: number;
+  nextAt: number;
+  message: string;
+}
+
+type ImageResult =
+  { image: ImageRecord } | { waiting: { reason: string; message: string }; requeueAfterMs: number };
+
+/**
+ * Makes the pods bound to this node real, one pod key at a time (the work queue serialises keys):
+ * pulls images per pull policy (with backoff, ErrImagePull → ImagePullBackOff → retry), prepares
+ * volumes and /etc files, maps each container to a ContainerConfig and hands it to the supervisor,
+ * which keeps it running per restartPolicy; reports the pod's status through the status
+ * subresource; and tears everything down when the pod is deleted. Level-triggered: reconcile(key)
+ * reads the cached pod and the supervisor's records, never the event that caused it.
+ */
+export class PodSyncer {
+  /** The informer's cache: pod key → latest object. */
+  readonly cache = new Map<string, Pod>();
+  /** Pod UIDs this agent runs something for → pod key. */
+  private readonly known = new Map<string, { key: string; grace: number }>();
+  private readonly pulls = new Map<string, PullState>();
+  private readonly imageIDs = new Map<string, string>();
+  private readonly announced = new Set<string>();
+  private readonly lastStatus = new Map<string, string>();
+
+  constructor(private readonly o: PodSyncerOptions) {}
+
+  /** The pod key of a supervised container (for 'status' events), if its pod is known. */
+  keyOfUID(uid: string): string | undefined {
+    return this.known.get(uid)?.key;
+  }
+
+  podByKey(key: string): Pod | undefined {
+    return this.cache.get(key);
+  }
+
+  logPath(id: string): string {
+    return path.join(this.o.logDir, `${id}.log`);
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const pod = this.cache.get(key);
+    const uid = pod?.metadata.uid;
+    for (const [u, k] of [...this.known]) {
+      if (k.key === key && (!pod || u !== uid || pod.metadata.deletionTimestamp)) {
+        const grace = pod?.metadata.deletionGracePeriodSeconds ?? k.grace;
+        await this.teardown(u, grace);
+      }
+    }
+    if (!pod || !uid || pod.metadata.deletionTimestamp) return;
+    if (pod.spec.nodeName !== this.o.nodeName) return;
+    this.known.set(uid, { key, grace: pod.spec.terminationGracePeriodSeconds ?? 30 });
+    return this.sync(pod);
+  }
+
+  /** Stops every container of a pod UID (SIGTERM, SIGKILL after grace) and removes all it used. */
+  async teardown(uid: string, graceSeconds: number): Promise<void> {
+    const recs = this.o.supervisor.list().filter((r) => r.spec.config.podUID === uid);
+    await Promise.all(recs.map((r) => this.o.supervisor.stop(r.id, graceSeconds)));
+    await this.o.volumes.remove(uid);
+    for (const r of recs) {
+      this.pulls.delete(r.id);
+      this.imageIDs.delete(r.id);
+      this.announced.delete(r.id);
+    }
+    this.lastStatus.delete(uid);
+    this.known.delete(uid);
+    this.o.log.info({ uid, containers: recs.length }, 'pod torn down');
+  }
+
+  /**
+   * After the first list: stops containers and removes pod directories whose pod UID is not bound
+   * to this node any more (deleted while the agent was down).
+   */
+  async collectOrphans(): Promise<void> {
+    const live = new Set<string>();
+    for (const p of this.cache.values()) if (p.metadata.uid) live.add(p.metadata.uid);
+    const orphanUIDs = new Set<string>();
+    for (const r of this.o.supervisor.list())
+      if (!live.has(r.spec.config.podUID)) orphanUIDs.add(r.spec.config.podUID);
+    for (const u of await this.o.volumes.list()) if (!live.has(u)) orphanUIDs.add(u);
+    for (const u of orphanUIDs) {
+      if (this.known.has(u)) continue;
+      this.o.log.info({ uid: u }, 'removing containers of a pod no longer bound here');
+      await this.teardown(u, 2);
+    }
+  }
+
+  private async sync(pod: Pod): Promise<ReconcileResult> {
+    const uid = pod.metadata.uid!;
+    const views: ContainerView[] = [];
+    let requeue: number | undefined;
+    const soonest = (ms: number) => (requeue = requeue === undefined ? ms : Math.min(requeue, ms));
+    const containers = pod.spec.containers ?? [];
+    // a new pod: say Pending/ContainerCreating before a pull that may take a while
+    if (
+      !pod.status?.containerStatuses &&
+      containers.some((c) => !this.o.supervisor.get(containerId(uid, c.name)))
+    ) {
+      const early = containers.map((c) => ({
+        name: c.name,
+        image: c.image,
+        record: this.o.supervisor.get(containerId(uid, c.name)),
+      }));
+      await this.writeStatus(pod, early);
+    }
+    let sources: PodSources | undefined;
+    let prepared: PreparedPod | undefined;
+    for (const c of containers) {
+      const id = containerId(uid, c.name);
+      const view: ContainerView = { name: c.name, image: c.image, imageID: this.imageIDs.get(id) };
+      views.push(view);
+      const rec = this.o.supervisor.get(id);
+      if (rec) {
+        view.record = rec;
+        if (!view.imageID) {
+          const img = await this.o.images.get(c.image).catch(() => undefined);
+          if (img) this.imageIDs.set(id, (view.imageID = img.repoDigest));
+        }
+        this.announce(pod, c, rec);
+        continue;
+      }
+      const got = await this.ensureImage(pod, c, id);
+      if ('waiting' in got) {
+        view.waiting = got.waiting;
+        soonest(got.requeueAfterMs);
+        continue;
+      }
+      view.imageID = got.image.repoDigest;
+      this.imageIDs.set(id, got.image.repoDigest);
+      try {
+        sources ??= await this.fetchSources(pod);
+        prepared ??= await this.o.volumes.prepare(pod, sources, this.o.hostIP);
+        const config = mapContainer({
+          pod,
+          container: c,
+          image: runConfigOf(got.image),
+          sources,
+          volumes: prepared.volumes,
+          etcFiles: prepared.etcFiles,
+          hostIP: this.o.hostIP,
+          podIP: pod.spec.hostNetwork ? this.o.hostIP : '',
+          user: await this.resolveUser(got.image, pod, c),
+        });
+        const started = await this.o.supervisor.run({
+          config,
+          layers: got.image.layers.map((l) => l.dir),
+          restartPolicy: (pod.spec.restartPolicy ?? 'Always') as RestartPolicy,
+          logPath: this.logPath(id),
+        });
+        view.record = started;
+        this.announce(pod, c, started);
+      } catch (e) {
+        if (!(e instanceof PodConfigError || e instanceof VolumeError || e instanceof ContainerConfigError))
+          throw e;
+        view.waiting = { reason: 'CreateContainerConfigError', message: e.message };
+        this.o.events.record(pod, 'Warning', 'Failed', `Error: ${e.message}`, `spec.containers{${c.name}}`);
+        soonest(this.o.pullBackoff.maxDelayMs);
+      }
+    }
+    await this.writeStatus(pod, views);
+    return requeue === undefined ? undefined : { requeueAfterMs: requeue };
+  }
+
+  /** Events for a container's start, once per run. */
+  private announce(pod: Pod, c: ContainerV1, rec: ContainerRecord): void {
+    const mark = `${rec.id}#${rec.restartCount}#${rec.state}`;
+    if (this.announced.has(mark)) return;
+    this.announced.add(mark);
+    const field = `spec.containers{${c.name}}`;
+    if (rec.state === 'running') {
+      this.o.events.record(pod, 'Normal', 'Started', `Started container ${c.name}`, field);
+    } else if (rec.state === 'waiting' && rec.reason === 'CrashLoopBackOff') {
+      this.o.events.record(
+        pod,
+        'Warning',
+        'BackOff',
+        `Back-off restarting failed container ${c.name}`,
+        field,
+      );
+    } else if (rec.state === 'terminated' && rec.reason === 'StartError') {
+      this.o.events.record(pod, 'Warning', 'Failed', `Error: ${rec.message ?? 'start failed'}`, field);
+    }
+  }
+
+  private async ensureImage(pod: Pod, c: ContainerV1, id: string): Promise<ImageResult> {
+    const policy = pullPolicyOf(c);
+    const field = `spec.containers{${c.name}}`;
+    const now = Date.now();
+    const st = this.pulls.get(id);
+    if (st && now < st.nextAt)
+      return {
+        waiting: {
+          reason: 'ImagePullBackOff',
+          message: `Back-off pulling image "${c.image}": ${st.message}`,
+        },
+        requeueAfterMs: st.nextAt - now,
+      };
+    if (policy !== 'Always') {
+      const have = await this.o.images.get(c.image);
+      if (have) {
+        if (!st)
+          this.o.events.record(
+            pod,
+            'Normal',
+            'Pulled',
+            `Container image "${c.image}" already present on machine`,
+            field,
+          );
+        this.pulls.delete(id);
+        return { image: have };
+      }
+      if (policy === 'Never') {
+        const message = `Container image "${c.image}" is not present with pull policy of Never`;
+        if (!st) this.o.events.record(pod, 'Warning', 'ErrImageNeverPull', message, field);
+        this.pulls.set(id, { attempts: 1, nextAt: now + 5000, message });
+        return { waiting: { reason: 'ErrImageNeverPull', message }, requeueAfterMs: 5000 };
+      }
+    }
+    this.o.events.record(pod, 'Normal', 'Pulling', `Pulling image "${c.image}"`, field);
+    const t0 = Date.now();
+    try {
+      const credentials = await this.pullCredentials(pod, c.image);
+      const image = await this.o.images.pull(c.image, credentials ? { credentials } : {});
+      this.pulls.delete(id);
+      this.o.events.record(
+        pod,
+        'Normal',
+        'Pulled',
+        `Successfully pulled image "${c.image}" in ${((Date.now() - t0) / 1000).toFixed(3)}s`,
+        field,
+      );
+      return { image };
+    } catch (e) {
+      if (e instanceof ApiError && e.code >= 500) throw e;
+      const attempts = (st?.attempts ?? 0) + 1;
+      const { initialDelayMs, maxDelayMs } = this.o.pullBackoff;
+      const delay = Math.min(maxDelayMs, Math.max(1, initialDelayMs) * 2 ** Math.min(attempts - 1, 30));
+      const message = `Failed to pull image "${c.image}": ${(e as Error).message}`;
+      this.pulls.set(id, { attempts, nextAt: Date.now() + delay, message: (e as Error).message });
+      this.o.events.record(pod, 'Warning', 'Failed', message, field);
+      this.o.log.warn(
+        { pod: podKey(pod), image: c.image, err: (e as Error).message, retryInMs: delay },
+        'image pull failed',
+      );
+      // show ErrImagePull now, ImagePullBackOff half way through the wait, then pull again
+      return {
+        waiting: { reason: 'ErrImagePull', message },
+        requeueAfterMs: Math.max(1, Math.floor(delay / 2)),
+      };
+    }
+  }
+
+  /** Credentials for the image's registry from the pod's imagePullSecrets (dockerconfigjson). */
+  private async pullCredentials(pod: Pod, image: string): Promise<Credentials | undefined> {
+    const names = (pod.spec.imagePullSecrets ?? []).map((s) => s.name).filter((n): n is string => !!n);
+    if (!names.length) return undefined;
+    const host = normalizeRegistryHost(parseReference(image).domain);
+    for (const name of names) {
+      const secret = await this.getOptional(SECRETS, pod.metadata.namespace, name);
+      if (!secret || secret.type !== 'kubernetes.io/dockerconfigjson') continue;
+      const json = secretData(secret)['.dockerconfigjson'];
+      if (!json) continue;
+      const creds = parseDockerConfig(json)[host];
+      if (creds) return creds;
+    }
+    return undefined;
+  }
+
+  private async getOptional(
+    kind: typeof PODS,
+    ns: string | undefined,
+    name: string,
+  ): Promise<KubeObject | undefined> {
+    try {
+      return await this.o.client.get(kind, ns, name);
+    } catch (e) {
+      if (e instanceof ApiError && e.code === 404) return undefined;
+      throw e;
+    }
+  }
+
+  private async fetchSources(pod: Pod): Promise<PodSources> {
+    const refs = referencedSources(pod.spec);
+    const ns = pod.metadata.namespace;
+    const out: PodSources = { configMaps: new Map(), secrets: new Map() };
+    for (const n of refs.configMaps) {
+      const cm = await this.getOptional(CONFIGMAPS, ns, n);
+      if (cm) out.configMaps.set(n, configMapData(cm));
+    }
+    for (const n of refs.secrets) {
+      const s = await this.getOptional(SECRETS, ns, n);
+      if (s) out.secrets.set(n, secretData(s));
+    }
+    return out;
+  }
+
+  /** uid/gid from runAsUser/runAsGroup and the image's User, resolved against its /etc/passwd. */
+  private async resolveUser(
+    img: ImageRecord,
+    pod: Pod,
+    c: ContainerV1,
+  ): Promise<{ uid: number; gid: number; additionalGids?: number[] }> {
+    const runAsUser = c.securityContext?.runAsUser ?? pod.spec.securityContext?.runAsUser;
+    const runAsGroup = c.securityContext?.runAsGroup ?? pod.spec.securityContext?.runAsGroup;
+    const imageUser = img.config.config?.User || undefined;
+    if (runAsUser === undefined && !imageUser)
+      return runAsGroup === undefined ? { uid: 0, gid: 0 } : { uid: 0, gid: runAsGroup };
+    // the topmost layer holding the file wins (a close enough view of the merged root)
+    const read = async (f: string) => {
+      for (const l of [...img.layers].reverse()) {
+        const t = await readFileInRoot(l.dir, f).catch(() => undefined);
+        if (t !== undefined) return t;
+      }
+      return undefined;
+    };
+    const [passwd, group] = await Promise.all([read('/etc/passwd'), read('/etc/group')]);
+    return resolveUserFrom({ passwd, group }, imageUser, runAsUser, runAsGroup);
+  }
+
+  /** PUT …/status when it changed; retries a conflict once on a fresh copy of the same pod. */
+  private async writeStatus(pod: Pod, views: ContainerView[]): Promise<void> {
+    const uid = pod.metadata.uid!;
+    const status: PodStatusV1 = buildPodStatus(pod, views, this.o.hostIP, new Date().toISOString());
+    const text = JSON.stringify(status);
+    if (this.lastStatus.get(uid) === text || sameStatus(pod.status, status)) {
+      this.lastStatus.set(uid, text);
+      return;
+    }
+    const cached = this.cache.get(podKey(pod));
+    let target: KubeObject = cached?.metadata.uid === uid ? cached : pod;
+    for (let attempt = 0; ; attempt++) {
+      const next = { ...structuredClone(target), status };
+      delete next.metadata.managedFields;
+      try {
+        const written = await this.o.client.updateStatus(next);
+        this.lastStatus.set(uid, text);
+        const key = podKey(pod);
+        // keep the cache at least as new as what we wrote
+        const cur = this.cache.get(key);
+        if (
+          cur?.metadata.uid === uid &&
+          Number(written.metadata.resourceVersion) > Number(cur.metadata.resourceVersion)
+        )
+          this.cache.set(key, written as Pod);
+        return;
+      } catch (e) {
+        if (e instanceof ApiError && e.code === 404) return;
+        if (!(e instanceof ApiError && e.code === 409) || attempt >= 3) throw e;
+        const fresh = await this.getOptional(PODS, pod.metadata.namespace, pod.metadata.name!);
+        if (!fresh || fresh.metadata.uid !== uid) return;
+        target = fresh;
+      }
+    }
+  }
+}
+
+function sameStatus(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a ?? null) === JSON.stringify(b);
+}
+
+/** The run settings of a pulled image. */
+export function runConfigOf(img: ImageRecord): ImageRunConfig {
+  const c = img.config.config ?? {};
+  return {
+    entrypoint: c.Entrypoint ?? undefined,
+    cmd: c.Cmd ?? undefined,
+    env: c.Env,
+    workingDir: c.WorkingDir || undefined,
+    user: c.User || undefined,
+  };
+}

@@ -1,0 +1,172 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { timingSafeEqual } from 'node:crypto';
+import { LogReader } from '../runtime';
+
+/** What the endpoint needs from the rest of the agent. */
+export interface AgentServerDeps {
+  /** Bearer token a caller must present (the control plane's). */
+  token: string;
+  /** The log file of a pod's container, and whether it is still running; undefined when unknown. */
+  findContainer(
+    namespace: string,
+    pod: string,
+    container: string | undefined,
+  ): { logPath: string; running: () => boolean } | { error: string; code: number } | undefined;
+  images(): Promise<unknown[]>;
+  log: { warn(o: object, m: string): void };
+}
+
+export interface LogQuery {
+  follow: boolean;
+  previous: boolean;
+  tailLines?: number;
+}
+
+/** Parses follow/previous/tailLines; throws a message naming the bad parameter. */
+export function parseLogQuery(q: URLSearchParams): LogQuery {
+  const bool = (name: string): boolean => {
+    const v = q.get(name);
+    if (v === null || v === '' || v === 'false' || v === '0') return false;
+    if (v === 'true' || v === '1') return true;
+    throw new Error(`${name} must be true or false, got "${v}"`);
+  };
+  const t = q.get('tailLines');
+  let tailLines: number | undefined;
+  if (t !== null && t !== '') {
+    if (!/^\d+$/.test(t)) throw new Error(`tailLines must be a whole number ≥ 0, got "${t}"`);
+    tailLines = Number(t);
+  }
+  return { follow: bool('follow'), previous: bool('previous'), tailLines };
+}
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer\s+(\S+)$/i.exec(header ?? '');
+  if (!m) return false;
+  const a = Buffer.from(m[1]);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function status(res: http.ServerResponse, code: number, reason: string, message: string): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  res.writeHead(code, { 'content-type': 'application/json' });
+  res.end(
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Status',
+      metadata: {},
+      status: 'Failure',
+      message,
+      reason,
+      code,
+    }) + '\n',
+  );
+}
+
+/**
+ * The agent's own HTTP endpoint (node:http, like the kubelet's):
+ *   GET /healthz                                              ok (no auth)
+ *   GET /containerLogs/{ns}/{pod}/{container}?follow=&previous=&tailLines=   the log as plain text
+ *   GET /images                                                the node's images (JSON)
+ * Every route but /healthz needs `Authorization: Bearer <token>`.
+ */
+export class AgentServer {
+  private server?: http.Server;
+  private readonly reader = new LogReader();
+
+  constructor(private readonly deps: AgentServerDeps) {}
+
+  async listen(host: string, port: number): Promise<number> {
+    this.server = http.createServer((req, res) => {
+      this.handle(req, res).catch((e: unknown) => {
+        this.deps.log.warn({ err: (e as Error).message, path: req.url }, 'agent endpoint error');
+        status(res, 500, 'InternalError', (e as Error).message);
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(port, host, () => resolve());
+    });
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  async close(): Promise<void> {
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise<void>((r) => this.server!.close(() => r()));
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://agent');
+    if (req.method !== 'GET') return status(res, 405, 'MethodNotAllowed', `${req.method} is not allowed`);
+    if (url.pathname === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok');
+      return;
+    }
+    if (!tokenMatches(req.headers.authorization, this.deps.token))
+      return status(res, 401, 'Unauthorized', 'a valid bearer token is required');
+    if (url.pathname === '/images') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ images: await this.deps.images() }) + '\n');
+      return;
+    }
+    const m = /^\/containerLogs\/([^/]+)\/([^/]+)(?:\/([^/]+))?\/?$/.exec(url.pathname);
+    if (!m) return status(res, 404, 'NotFound', `no route ${url.pathname}`);
+    const [ns, pod, container] = [m[1], m[2], m[3]].map((s) =>
+      s === undefined ? undefined : decodeURIComponent(s),
+    );
+    let q: LogQuery;
+    try {
+      q = parseLogQuery(url.searchParams);
+    } catch (e) {
+      return status(res, 400, 'BadRequest', (e as Error).message);
+    }
+    const found = this.deps.findContainer(ns!, pod!, container);
+    if (!found)
+      return status(
+        res,
+        404,
+        'NotFound',
+        `pod "${ns}/${pod}" has no container${container ? ` "${container}"` : ''} on this node`,
+      );
+    if ('error' in found)
+      return status(res, found.code, found.code === 400 ? 'BadRequest' : 'NotFound', found.error);
+    const abort = new AbortController();
+    req.on('close', () => abort.abort());
+    res.on('close', () => abort.abort());
+    const it = this.reader.read(found.logPath, {
+      previous: q.previous,
+      tail: q.tailLines,
+      follow: q.follow,
+      signal: abort.signal,
+      until: () => !found.running(),
+    });
+    let first: IteratorResult<{ line: string }>;
+    try {
+      first = await it.next();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+        return status(
+          res,
+          q.previous ? 400 : 404,
+          q.previous ? 'BadRequest' : 'NotFound',
+          q.previous
+            ? `previous terminated container "${container ?? ''}" in pod "${pod}" not found`
+            : 'no log yet',
+        );
+      throw e;
+    }
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache' });
+    res.flushHeaders();
+    for (let r = first; !r.done; r = await it.next()) {
+      if (!res.write(r.value.line + '\n')) await new Promise((ok) => res.once('drain', ok));
+      if (abort.signal.aborted) break;
+    }
+    res.end();
+  }
+}
