@@ -5,3 +5,4 @@ export * from './redis';
 export * from './control-plane';
 export * from './registry';
 export * from './images';
+export * from './agent';
