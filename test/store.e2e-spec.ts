@@ -590,6 +590,21 @@ describe('RedisStore against a real redis-server', () => {
     }
   });
 
+  test('a watch with a bad selector or resourceVersion is rejected before it streams', () => {
+    const s = open();
+    const signal = new AbortController().signal;
+    for (const opts of [
+      { labelSelector: 'a in (' },
+      { fieldSelector: 'spec.nope=1' },
+      { resourceVersion: 'abc' },
+    ]) {
+      assert.throws(
+        () => s.watch(POD, opts, signal),
+        (e: unknown) => e instanceof ApiError && e.reason === 'BadRequest',
+      );
+    }
+  });
+
   test('a watch ends cleanly when its signal aborts', async () => {
     const s = open();
     await s.ensureNamespace('default');

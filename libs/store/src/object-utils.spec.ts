@@ -211,6 +211,15 @@ describe('helpers', () => {
       path: '/var/lib/berth/redis/redis.sock',
       password: 'a/b',
     });
+    assert.deepEqual(redisOptionsFromUrl('redis-sentinel://:pw@s1:26379,s2/berth?db=1'), {
+      name: 'berth',
+      sentinels: [
+        { host: 's1', port: 26379 },
+        { host: 's2', port: 26379 },
+      ],
+      password: 'pw',
+      db: 1,
+    });
     assert.throws(() => redisOptionsFromUrl('http://x'), /invalid Redis URL/);
   });
 });

@@ -68,7 +68,12 @@ export interface RedisStoreConfig extends RedisStoreOptions {
   redis?: RedisOptions;
 }
 
-/** A Redis URL (`redis://[:password@]host:port[/db]`, `rediss://…`, `unix:///path/to.sock[?password=…]`). */
+/**
+ * ioredis options from a URL:
+ *   redis://[[user]:password@]host[:port][/db]    rediss://… (TLS)
+ *   unix:///path/to/redis.sock[?password=…&db=…]
+ *   redis-sentinel://[:password@]host1:26379,host2:26379/primaryName[?db=…]  (Sentinel: follows failover)
+ */
 export function redisOptionsFromUrl(url: string): RedisOptions {
   if (url.startsWith('unix://') || url.startsWith('redis+unix://')) {
     const u = new URL(url.replace(/^redis\+unix:/, 'unix:'));
@@ -79,9 +84,25 @@ export function redisOptionsFromUrl(url: string): RedisOptions {
     if (db) o.db = Number(db);
     return o;
   }
+  const sentinel = /^redis-sentinel:\/\/(?:(?:[^:@/]*):([^@/]*)@)?([^/?]+)\/([^/?]+)(?:\?(.*))?$/.exec(url);
+  if (sentinel) {
+    const [, pw, hosts, name, query] = sentinel;
+    const o: RedisOptions = {
+      name: decodeURIComponent(name),
+      sentinels: hosts.split(',').map((h) => {
+        const [host, port] = h.split(':');
+        return { host, port: port ? Number(port) : 26379 };
+      }),
+    };
+    if (pw) o.password = decodeURIComponent(pw);
+    const db = new URLSearchParams(query ?? '').get('db');
+    if (db) o.db = Number(db);
+    return o;
+  }
   if (!/^rediss?:\/\//.test(url)) {
     throw new Error(
-      `invalid Redis URL "${url}": expected redis://host:port, rediss://host:port or unix:///path`,
+      `invalid Redis URL "${url}": expected redis://host:port, rediss://host:port, unix:///path/to.sock ` +
+        'or redis-sentinel://host:26379,host2:26379/primaryName',
     );
   }
   const u = new URL(url);
@@ -789,21 +810,27 @@ export class RedisStore implements ResourceStore {
     return h;
   }
 
+  /**
+   * Bad selectors or a malformed resourceVersion throw ApiError BadRequest right here (before any
+   * streaming starts); everything else (410, 503) is thrown by the iteration.
+   */
   watch(kind: KindInfo, opts: WatchOptions, signal: AbortSignal): AsyncIterable<WatchEvent> {
-    return this.watchEvents(kind, opts, signal);
-  }
-
-  private async *watchEvents(
-    kind: KindInfo,
-    opts: WatchOptions,
-    signal: AbortSignal,
-  ): AsyncGenerator<WatchEvent> {
-    const t0 = performance.now();
     const sel = this.selection(kind, opts);
     const rvOpt = opts.resourceVersion;
     if (rvOpt && !/^\d+$/.test(rvOpt)) {
       throw new ApiError('BadRequest', `resourceVersion must be a non-negative integer, got "${rvOpt}"`);
     }
+    return this.watchEvents(kind, opts, sel, signal);
+  }
+
+  private async *watchEvents(
+    kind: KindInfo,
+    opts: WatchOptions,
+    sel: Selection,
+    signal: AbortSignal,
+  ): AsyncGenerator<WatchEvent> {
+    const t0 = performance.now();
+    const rvOpt = opts.resourceVersion;
     const interval =
       opts.bookmarkIntervalMs && opts.bookmarkIntervalMs > 0 ? opts.bookmarkIntervalMs : undefined;
     if (signal.aborted || this.closed) return;
