@@ -149,6 +149,14 @@ describe('field selectors', () => {
     assert.equal(matchFields(parseFieldSelector('involvedObject.name=other', 'Event'), event), false);
   });
 
+  test('unset booleans and counts compare as Kubernetes zero values', () => {
+    const node: KubeObject = { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n' } };
+    assert.equal(matchFields(parseFieldSelector('spec.unschedulable=false', 'Node'), node), true);
+    assert.equal(matchFields(parseFieldSelector('spec.unschedulable=true', 'Node'), node), false);
+    node.spec = { unschedulable: true };
+    assert.equal(matchFields(parseFieldSelector('spec.unschedulable=true', 'Node'), node), true);
+  });
+
   test('unknown fields and bad syntax are BadRequest', () => {
     assert.throws(
       () => parseFieldSelector('spec.foo=bar'),

@@ -346,14 +346,20 @@ export function parseFieldSelector(s: string, kind?: string): FieldSelector {
   return { requirements: reqs };
 }
 
+/** Values Kubernetes gives field labels whose field is unset (Go zero values). */
+const FIELD_ZERO: Record<string, string> = { 'spec.unschedulable': 'false', 'status.replicas': '0' };
+
 /** The value of a field label on an object: missing fields are '' (so `spec.nodeName=` finds unbound pods). */
 export function fieldValue(obj: KubeObject, field: string): string {
   let cur: unknown = obj;
   for (const seg of field.split('.')) {
-    if (cur === null || typeof cur !== 'object') return '';
+    if (cur === null || typeof cur !== 'object') {
+      cur = undefined;
+      break;
+    }
     cur = (cur as Record<string, unknown>)[seg];
   }
-  if (cur === undefined || cur === null) return '';
+  if (cur === undefined || cur === null) return FIELD_ZERO[field] ?? '';
   if (typeof cur === 'object') {
     // Event `source` is an object; Kubernetes exposes source.component.
     const comp = (cur as Record<string, unknown>).component;
