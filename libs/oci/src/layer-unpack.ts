@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { constants, promises as fs } from 'node:fs';
+import fs, { constants } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
@@ -128,7 +128,7 @@ async function setXattrs(items: XattrItem[], log: (m: string) => void): Promise<
  * `trusted.overlay.opaque=y` xattr.
  *
  * Safety: no entry may land outside `dest` — names climbing with "..", parents that are symlinks
- * (never followed: each parent is checked with lstat) and hardlinks to targets outside the layer
+ * (never followed: a parent must be a directory this unpack made) and hardlinks to targets outside the layer
  * are an UnsafeLayerError. The caller unpacks into a temp dir and discards it on any error.
  */
 export async function unpackLayer(
@@ -142,43 +142,57 @@ export async function unpackLayer(
   const stats: UnpackStats = { entries: 0, whiteouts: 0, xattrs: 0 };
   const dirs = new Map<string, DirMeta>();
   const xattrs: XattrItem[] = [];
+  if (fs.readdirSync(root).length) throw new Error(`unpack target ${root} must be an empty directory`);
+  /**
+   * Everything this unpack created under root (root starts empty and only we write into it), so
+   * existence checks need no syscalls, and a parent is only ever a directory we made ourselves:
+   * symlinks are never followed.
+   */
+  const seen = new Map<string, 'dir' | 'other'>([[root, 'dir']]);
+  // Metadata work is done with synchronous calls: each is a few microseconds, far less than a
+  // thread-pool round trip, and the event loop still runs between tar entries and data chunks.
 
   const abs = (p: string[]) => path.join(root, ...p);
+  const rel = (p: string) => path.relative(root, p);
 
-  /** Makes sure every parent of `p` is a real directory inside root (creating missing ones, never following symlinks). */
-  async function ensureParents(p: string[], name: string): Promise<void> {
+  /** Makes sure every parent of `p` is a real directory inside root, creating missing ones. */
+  function ensureParents(p: string[], name: string): void {
     let cur = root;
     for (const c of p.slice(0, -1)) {
       cur = path.join(cur, c);
-      const st = await fs.lstat(cur).catch(() => undefined);
-      if (!st) await fs.mkdir(cur, { mode: 0o755 });
-      else if (st.isSymbolicLink())
-        throw new UnsafeLayerError(
-          `tar entry "${name}" would be written through the symlink "${path.relative(root, cur)}" (symlinks are not followed while unpacking)`,
-        );
-      else if (!st.isDirectory())
-        throw new UnsafeLayerError(
-          `tar entry "${name}": parent "${path.relative(root, cur)}" is not a directory`,
-        );
+      const kind = seen.get(cur);
+      if (kind === 'dir') continue;
+      if (kind === 'other') {
+        if (fs.lstatSync(cur).isSymbolicLink())
+          throw new UnsafeLayerError(
+            `tar entry "${name}" would be written through the symlink "${rel(cur)}" (symlinks are not followed while unpacking)`,
+          );
+        throw new UnsafeLayerError(`tar entry "${name}": parent "${rel(cur)}" is not a directory`);
+      }
+      fs.mkdirSync(cur, { mode: 0o755 });
+      seen.set(cur, 'dir');
     }
   }
 
   /** Removes whatever is at `target` unless both it and the new entry are directories. Returns true when a directory stays. */
-  async function clear(target: string, newIsDir: boolean): Promise<boolean> {
-    const st = await fs.lstat(target).catch(() => undefined);
-    if (!st) return false;
-    if (st.isDirectory()) {
+  function clear(target: string, newIsDir: boolean): boolean {
+    const kind = seen.get(target);
+    if (!kind) return false;
+    if (kind === 'dir') {
       if (newIsDir) return true;
-      await fs.rm(target, { recursive: true, force: true });
-      for (const k of dirs.keys()) if (k === target || k.startsWith(target + path.sep)) dirs.delete(k);
+      fs.rmSync(target, { recursive: true, force: true });
+      const prefix = target + path.sep;
+      for (const k of [...seen.keys()]) if (k === target || k.startsWith(prefix)) seen.delete(k);
+      for (const k of [...dirs.keys()]) if (k === target || k.startsWith(prefix)) dirs.delete(k);
       return false;
     }
-    await fs.unlink(target);
+    fs.unlinkSync(target);
+    seen.delete(target);
     return false;
   }
 
-  async function owner(target: string, h: tar.Header): Promise<void> {
-    if (chown) await fs.lchown(target, h.uid ?? 0, h.gid ?? 0);
+  function owner(target: string, h: tar.Header): void {
+    if (chown && ((h.uid ?? 0) !== 0 || (h.gid ?? 0) !== 0)) fs.lchownSync(target, h.uid ?? 0, h.gid ?? 0);
   }
 
   async function mknod(target: string, type: 'c' | 'b' | 'p', major = 0, minor = 0): Promise<void> {
@@ -192,16 +206,20 @@ export async function unpackLayer(
     const drain = (): void => void stream.resume();
     if (action.kind === 'ignore') return drain();
     if (action.kind === 'root') {
-      if (type === 'directory')
+      if (type === 'directory') {
         dirs.set(root, { path: root, mode: (h.mode ?? 0o755) & 0o7777, mtime: h.mtime ?? new Date() });
-      if (type === 'directory') await owner(root, h);
+        owner(root, h);
+      }
       return drain();
     }
     if (action.kind === 'opaque') {
       drain();
-      await ensureParents([...action.dir, OPAQUE_WHITEOUT], h.name);
+      ensureParents([...action.dir, OPAQUE_WHITEOUT], h.name);
       const d = abs(action.dir);
-      if (action.dir.length && !(await clear(d, true))) await fs.mkdir(d, { mode: 0o755 });
+      if (action.dir.length && !clear(d, true)) {
+        fs.mkdirSync(d, { mode: 0o755 });
+        seen.set(d, 'dir');
+      }
       xattrs.push({
         path: d,
         name: OVERLAY_OPAQUE_XATTR,
@@ -213,94 +231,103 @@ export async function unpackLayer(
     }
     if (action.kind === 'whiteout') {
       drain();
-      await ensureParents(action.path, h.name);
+      ensureParents(action.path, h.name);
       const target = abs(action.path);
-      await clear(target, false);
+      clear(target, false);
       await mknod(target, 'c', 0, 0);
+      seen.set(target, 'other');
       stats.whiteouts++;
       return;
     }
     const p = action.path;
-    await ensureParents(p, h.name);
+    ensureParents(p, h.name);
     const target = abs(p);
     const mode = (h.mode ?? 0o644) & 0o7777;
     const mtime = h.mtime ?? new Date();
     switch (type) {
       case 'directory': {
         drain();
-        if (!(await clear(target, true))) await fs.mkdir(target, { mode: 0o700 });
-        await owner(target, h);
+        if (!clear(target, true)) {
+          fs.mkdirSync(target, { mode: 0o700 });
+          seen.set(target, 'dir');
+        }
+        owner(target, h);
         dirs.set(target, { path: target, mode, mtime });
         break;
       }
       case 'file':
       case 'contiguous-file': {
-        await clear(target, false);
-        const fh = await fs.open(
+        clear(target, false);
+        const fd = fs.openSync(
           target,
           constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
           0o600,
         );
+        seen.set(target, 'other');
         try {
-          for await (const chunk of stream as AsyncIterable<Buffer>) await fh.write(chunk);
-          if (chown) await fh.chown(h.uid ?? 0, h.gid ?? 0);
-          await fh.chmod(mode); // after chown, which clears setuid/setgid
-          await fh.utimes(mtime, mtime);
+          for await (const chunk of stream as AsyncIterable<Buffer>) {
+            for (let off = 0; off < chunk.length;) off += fs.writeSync(fd, chunk, off, chunk.length - off);
+          }
+          if (chown && ((h.uid ?? 0) !== 0 || (h.gid ?? 0) !== 0)) fs.fchownSync(fd, h.uid ?? 0, h.gid ?? 0);
+          fs.fchmodSync(fd, mode); // after chown, which clears setuid/setgid
+          fs.futimesSync(fd, mtime, mtime);
         } finally {
-          await fh.close();
+          fs.closeSync(fd);
         }
         break;
       }
       case 'symlink': {
         drain();
         if (!h.linkname) throw new UnsafeLayerError(`tar entry "${h.name}": symlink without target`);
-        await clear(target, false);
-        await fs.symlink(h.linkname, target);
-        await owner(target, h);
-        await fs.lutimes(target, mtime, mtime);
+        clear(target, false);
+        fs.symlinkSync(h.linkname, target);
+        seen.set(target, 'other');
+        owner(target, h);
+        fs.lutimesSync(target, mtime, mtime);
         break;
       }
       case 'link': {
         drain();
         const lp = normalizeEntryPath(h.linkname ?? '');
         if (!lp.length) throw new UnsafeLayerError(`tar entry "${h.name}": hardlink without target`);
-        // The target's parents must be real directories of this layer, and the target must exist here.
+        // The target must be a non-directory this layer created, under directories it created.
         let cur = root;
         for (const c of lp.slice(0, -1)) {
           cur = path.join(cur, c);
-          const st = await fs.lstat(cur).catch(() => undefined);
-          if (!st || !st.isDirectory())
+          if (seen.get(cur) !== 'dir')
             throw new UnsafeLayerError(
-              `tar entry "${h.name}": hardlink target "${h.linkname}" is not inside this layer (through "${path.relative(root, cur)}")`,
+              `tar entry "${h.name}": hardlink target "${h.linkname}" is not inside this layer (through "${rel(cur)}")`,
             );
         }
         const src = abs(lp);
-        const st = await fs.lstat(src).catch(() => undefined);
-        if (!st)
+        const kind = seen.get(src);
+        if (!kind)
           throw new UnsafeLayerError(
             `tar entry "${h.name}": hardlink target "${h.linkname}" is not in this layer`,
           );
-        if (st.isDirectory())
+        if (kind === 'dir')
           throw new UnsafeLayerError(`tar entry "${h.name}": hardlink to a directory "${h.linkname}"`);
         if (src === target) break;
-        await clear(target, false);
-        await fs.link(src, target);
+        clear(target, false);
+        fs.linkSync(src, target);
+        seen.set(target, 'other');
         break;
       }
       case 'character-device':
       case 'block-device':
       case 'fifo': {
         drain();
-        await clear(target, false);
+        clear(target, false);
         await mknod(
           target,
           type === 'fifo' ? 'p' : type === 'block-device' ? 'b' : 'c',
           h.devmajor,
           h.devminor,
         );
-        await owner(target, h);
-        await fs.chmod(target, mode);
-        await fs.utimes(target, mtime, mtime);
+        seen.set(target, 'other');
+        owner(target, h);
+        fs.chmodSync(target, mode);
+        fs.utimesSync(target, mtime, mtime);
         break;
       }
       default:
@@ -356,8 +383,8 @@ export async function unpackLayer(
   await setXattrs(xattrs, log);
   // Directories last, deepest first: creating children changed their mtimes, and a 0555 dir must stay writable until then.
   for (const d of [...dirs.values()].sort((a, b) => b.path.length - a.path.length)) {
-    await fs.chmod(d.path, d.mode);
-    await fs.utimes(d.path, d.mtime, d.mtime);
+    fs.chmodSync(d.path, d.mode);
+    fs.utimesSync(d.path, d.mtime, d.mtime);
   }
   return stats;
 }
