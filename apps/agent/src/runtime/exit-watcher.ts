@@ -28,7 +28,9 @@ export class ExitWatcher extends EventEmitter<{ exit: [ExitEvent]; error: [Error
     super();
   }
 
+  /** Starts watching (a second call while started does nothing). */
   async start(): Promise<void> {
+    if (this.watcher) return;
     await fs.mkdir(this.dir, { recursive: true });
     this.watcher = watch(this.dir, (_ev, name) => {
       if (name) void this.check(String(name));

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { promises as fs, openSync, closeSync } from 'node:fs';
+import { promises as fs, openSync, closeSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { run, type ExecResult } from '../snapshots/mounter';
 
@@ -226,8 +226,20 @@ export class RuncRuntime {
   /** Deletes the container (force: kills it first) and its monitor files. Missing is fine. */
   async delete(id: string, opts: { force?: boolean } = {}): Promise<void> {
     this.check(id);
+    const monitor = await this.monitorPid(id);
     const r = await this.runc(['delete', ...(opts.force ? ['--force'] : []), id]);
     if (r.code !== 0 && !/does not exist/.test(r.stderr)) throw this.failure('delete', id, r);
+    // the monitor exits once it has written the exit file; make sure it does not linger
+    if (monitor) {
+      for (let i = 0; i < 100 && isLive(monitor); i++) await sleep(20);
+      if (isLive(monitor)) {
+        try {
+          process.kill(monitor, 'SIGKILL');
+        } catch {
+          /* gone meanwhile */
+        }
+      }
+    }
     await this.forgetMonitor(id);
   }
 
@@ -236,13 +248,7 @@ export class RuncRuntime {
     const pid = Number(
       (await fs.readFile(path.join(this.monitorDir, `${id}.conmon.pid`), 'utf8').catch(() => '')).trim(),
     );
-    if (!pid) return undefined;
-    try {
-      process.kill(pid, 0);
-      return pid;
-    } catch {
-      return undefined;
-    }
+    return pid && isLive(pid) ? pid : undefined;
   }
 
   /** Removes the monitor's files and the exit file (after the container has been deleted). */
@@ -268,6 +274,23 @@ export class RuncRuntime {
       `runc ${op} ${id}: ${msg || `exit ${r.code}`}`,
       /does not exist/.test(msg) ? 'NotFound' : 'Failed',
     );
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** True while `pid` exists and is not a zombie waiting to be reaped. */
+export function isLive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
   }
 }
 
