@@ -4,6 +4,7 @@ import Redis, { type RedisOptions } from 'ioredis';
 import {
   ApiError,
   apiVersionOf,
+  kindFor,
   matchFields,
   matchLabels,
   parseFieldSelector,
@@ -458,7 +459,7 @@ export class RedisStore implements ResourceStore {
 
   /** Creates the Namespace `name` (phase Active) unless it exists. Returns it. */
   async ensureNamespace(name: string): Promise<KubeObject> {
-    const nsKind: KindInfo = NAMESPACE_KIND;
+    const nsKind = NAMESPACE_KIND;
     try {
       return await this.create(nsKind, {
         apiVersion: 'v1',
@@ -944,18 +945,7 @@ export class RedisStore implements ResourceStore {
   }
 }
 
-const NAMESPACE_KIND: KindInfo = {
-  group: '',
-  version: 'v1',
-  kind: 'Namespace',
-  listKind: 'NamespaceList',
-  resource: 'namespaces',
-  singular: 'namespace',
-  shortNames: ['ns'],
-  namespaced: false,
-  hasStatus: true,
-  hasScale: false,
-};
+const NAMESPACE_KIND = kindFor('v1', 'Namespace') as KindInfo;
 
 function nodeNameOf(o: KubeObject): string {
   const n = (o.spec as { nodeName?: unknown } | undefined)?.nodeName;
