@@ -7,7 +7,6 @@ import { AppModule, type AppDeps } from './app.module';
 import type { ServerConfig } from './config/config';
 import { ResourceService } from './api/resource.service';
 import { parseRoute } from './api/route';
-import { sendStatus } from './errors/status.filter';
 import { PinoNestLogger } from './logging/logger';
 import { MetricsService } from './metrics/metrics.service';
 
@@ -58,7 +57,8 @@ function configureFastify(fastify: FastifyInstance, logger: Logger, metrics: Met
   fastify.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (_req, body, done) =>
     done(null, body),
   );
-  fastify.setErrorHandler((err, req, reply) => sendStatus(logger, err, req, reply));
+  // Fastify's own errors (body too large, bad Content-Length) reach the StatusFilter through
+  // Nest's error handler as HttpExceptions.
   fastify.addHook('onResponse', async (req, reply) => {
     const ms = reply.elapsedTime;
     const { verb, resource } = describe(req);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiError, type KubeObject } from '@berth/api';
-import { applyPatch, strategicMergeFallback } from './patch';
+import { applyPatch } from './patch';
 
 const deploy = (): KubeObject => ({
   apiVersion: 'apps/v1',
@@ -54,8 +54,8 @@ test('JSON patch applies operations; a failed test is 422, a malformed patch 400
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
 });
 
-test('strategic merge (fallback) merges containers and env by name and honours $patch: delete', () => {
-  const patched = strategicMergeFallback(deploy() as never, {
+test('strategic merge patch merges containers and env by name and honours $patch: delete', () => {
+  const patched = applyPatch(deploy(), 'strategic', {
     spec: {
       template: {
         spec: {
@@ -66,7 +66,7 @@ test('strategic merge (fallback) merges containers and env by name and honours $
         },
       },
     },
-  }) as unknown as KubeObject;
+  });
   const cs = patched.spec.template.spec.containers;
   assert.equal(cs.length, 1);
   assert.equal(cs[0].image, 'nginx:2');

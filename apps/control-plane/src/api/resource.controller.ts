@@ -101,7 +101,12 @@ export class ResourceController {
             'MethodNotAllowed',
             `DELETE is not allowed on the ${route.subresource} subresource`,
           );
-        if (body?.length && mediaType(ct) !== '' && mediaType(ct) !== 'application/json') patchTypeOf(ct);
+        if (body?.length && mediaType(ct) !== '' && mediaType(ct) !== 'application/json') {
+          throw new ApiError(
+            'UnsupportedMediaType',
+            `DELETE takes DeleteOptions as application/json, not ${mediaType(ct)}`,
+          );
+        }
         return sendResult(reply, await this.resources.delete(route, body, q));
       default:
         throw new ApiError('MethodNotAllowed', `${req.method} is not allowed on ${path}`);

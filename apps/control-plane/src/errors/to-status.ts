@@ -18,6 +18,11 @@ const REASON_BY_CODE: Record<number, StatusReason> = {
   504: 'Timeout',
 };
 
+const BY_CODE_MESSAGES: Record<number, string> = {
+  404: 'the server could not find the requested resource',
+  413: 'the request body is larger than the 3 MiB limit',
+};
+
 const FASTIFY_MESSAGES: Record<string, string> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'the request body is larger than the 3 MiB limit',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'the body of the request was in an unknown format',
@@ -36,7 +41,7 @@ export function toStatus(err: unknown): { status: Status; internal: boolean } {
   let message: string | undefined;
   if (err instanceof HttpException) {
     code = err.getStatus();
-    message = code === 404 ? 'the server could not find the requested resource' : err.message;
+    message = BY_CODE_MESSAGES[code] ?? err.message;
   } else if (err && typeof err === 'object' && 'statusCode' in err && typeof err.statusCode === 'number') {
     const e = err as { statusCode: number; code?: string; message?: string };
     code = e.statusCode;
