@@ -144,7 +144,9 @@ describe('OCI image pulls against a real registry', () => {
   test('pulls a Docker v2s2 image: files, modes, symlinks and hardlinks are unpacked', async () => {
     const { svc, remove } = newService();
     try {
-      const rec = await svc.pull(v2s2.ref);
+      const phases = new Set<string>();
+      const rec = await svc.pull(v2s2.ref, { onProgress: (p) => phases.add(p.phase) });
+      assert.deepEqual([...phases], ['resolved', 'layer-downloading', 'layer-done', 'done']);
       assert.equal(rec.digest, v2s2.digest);
       assert.equal(rec.mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
       assert.equal(rec.reference, `${reg.host}/bb/v2s2:1`);
