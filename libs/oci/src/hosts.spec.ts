@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RegistryHosts, parseDockerConfig, normalizeRegistryHost } from './hosts';
+import { RegistryHosts, parseDockerConfig, normalizeRegistryHost, pickCredentials } from './hosts';
 
 describe('RegistryHosts', () => {
   test('mirrors come before the origin; docker.io origin is registry-1.docker.io over https', () => {
@@ -47,5 +47,14 @@ describe('RegistryHosts', () => {
   test('normalizeRegistryHost', () => {
     assert.equal(normalizeRegistryHost('https://Registry-1.docker.io/v2/'), 'docker.io');
     assert.equal(normalizeRegistryHost('http://127.0.0.1:5000'), '127.0.0.1:5000');
+  });
+  test('pickCredentials takes the first pull secret that names the image registry', () => {
+    const enc = (u: string, p: string) => Buffer.from(`${u}:${p}`).toString('base64');
+    const a = JSON.stringify({ auths: { 'other.io': { auth: enc('o', 'o') } } });
+    const b = { auths: { 'https://index.docker.io/v1/': { auth: enc('hub', 'h') } } };
+    const c = { auths: { 'reg.local:5000': { auth: enc('r', 'r') } } };
+    assert.deepEqual(pickCredentials('busybox', ['{bad', a, b]), { username: 'hub', password: 'h' });
+    assert.deepEqual(pickCredentials('reg.local:5000/x/y:1', [a, b, c]), { username: 'r', password: 'r' });
+    assert.equal(pickCredentials('quay.io/x', [a, b, c]), undefined);
   });
 });

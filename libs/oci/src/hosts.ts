@@ -1,4 +1,4 @@
-import { DEFAULT_DOMAIN } from './reference';
+import { DEFAULT_DOMAIN, parseReference } from './reference';
 
 export interface Credentials {
   username: string;
@@ -130,4 +130,25 @@ export class RegistryHosts {
   credentials(host: string): Credentials | undefined {
     return this.creds[normalizeRegistryHost(host)];
   }
+}
+
+/**
+ * The credentials for an image from a list of docker config jsons (a pod's imagePullSecrets, in
+ * order): the first entry whose host is the image's registry. Malformed configs are skipped.
+ */
+export function pickCredentials(
+  reference: string,
+  configs: Array<string | DockerConfigJson>,
+): Credentials | undefined {
+  const domain = normalizeRegistryHost(parseReference(reference).domain);
+  for (const c of configs) {
+    let creds: Record<string, Credentials>;
+    try {
+      creds = parseDockerConfig(c);
+    } catch {
+      continue;
+    }
+    if (creds[domain]) return creds[domain];
+  }
+  return undefined;
 }

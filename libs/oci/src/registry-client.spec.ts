@@ -185,6 +185,22 @@ describe('RegistryClient', () => {
     assert.equal(m.endpoint.url, `http://${reg.host}`);
   });
 
+  test("a pull's own credentials go to the image's registry, never to a mirror", async () => {
+    other.reset((_q, r) => void r.writeHead(401, { 'www-authenticate': 'Basic realm="m"' }).end());
+    reg.reset((req, r) =>
+      req.headers.authorization
+        ? void r.writeHead(200).end(MANIFEST)
+        : void r.writeHead(401, { 'www-authenticate': 'Basic realm="o"' }).end(),
+    );
+    const hosts = new RegistryHosts({ mirrors: { [reg.host]: [`http://${other.host}`] } });
+    await new RegistryClient({ hosts }).getManifest(parseReference(`${reg.host}/a/b:1`), {
+      credentials: { username: 'secret', password: 'pw' },
+    });
+    assert.ok(other.requests.length >= 1);
+    assert.ok(other.requests.every((r) => r.headers.authorization === undefined));
+    assert.equal(reg.requests.length, 2);
+  });
+
   test('ping reports the auth challenge', async () => {
     reg.reset(
       (_q, r) =>

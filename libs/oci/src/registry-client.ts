@@ -215,7 +215,10 @@ export class RegistryClient {
     what: string,
   ): Promise<RawResponse> {
     const scope = pullScope(ref.path);
-    const creds = opts.credentials ?? this.hosts.credentials(ep.host);
+    // Per-pull credentials belong to the image's registry: never hand them to a mirror.
+    const creds = ep.mirror
+      ? this.hosts.credentials(ep.host)
+      : (opts.credentials ?? this.hosts.credentials(ep.host));
     const cacheKey = `${ep.url}|${scope}`;
     const url = `${ep.url}/v2/${ref.path}${suffix}`;
     const name = `${what} of ${formatReference(ref)}`;
