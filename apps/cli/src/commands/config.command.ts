@@ -84,36 +84,37 @@ export function registerConfig(program: Command, io: CliIO, setExit: (code: numb
     .option('--token-file <file>', 'file holding the bearer token')
     .option('--namespace <ns>', 'default namespace of the context')
     .option('--current', 'also make it the current context')
-    .action(
-      (
-        name: string,
-        opts: { server?: string; token?: string; tokenFile?: string; namespace?: string; current?: boolean },
-        cmd: Command,
-      ) => {
-        // -n/--namespace is also a program option; accept it here either way.
-        const ns = opts.namespace ?? cmd.optsWithGlobals<{ namespace?: string }>().namespace;
-        const cfg = loadConfig(file());
-        const existing = cfg.contexts.find((c) => c.name === name);
-        const server = opts.server ?? existing?.server;
-        if (!server) throw new CliError(`context "${name}" needs a server`, EXIT.USAGE, 'pass --server URL');
-        try {
-          new URL(server);
-        } catch {
-          throw new CliError(
-            `--server "${server}" is not a URL`,
-            EXIT.USAGE,
-            'e.g. --server http://127.0.0.1:6443',
-          );
-        }
-        const ctx = { ...existing, name, server };
-        if (opts.token !== undefined) ctx.token = opts.token;
-        if (opts.tokenFile !== undefined) ctx.tokenFile = opts.tokenFile;
-        if (ns !== undefined) ctx.namespace = ns;
-        let next = upsertContext(cfg, ctx);
-        if (opts.current || !cfg.currentContext) next = { ...next, currentContext: name };
-        saveConfig(next, file());
-        io.out(`Context "${name}" ${existing ? 'modified' : 'created'}.\n`);
-      },
-    );
+    .action((name: string, _opts: unknown, cmd: Command) => {
+      // --server, --token and -n/--namespace are also program options (which take them first).
+      const opts = cmd.optsWithGlobals<{
+        server?: string;
+        token?: string;
+        tokenFile?: string;
+        namespace?: string;
+        current?: boolean;
+      }>();
+      const ns = opts.namespace;
+      const cfg = loadConfig(file());
+      const existing = cfg.contexts.find((c) => c.name === name);
+      const server = opts.server ?? existing?.server;
+      if (!server) throw new CliError(`context "${name}" needs a server`, EXIT.USAGE, 'pass --server URL');
+      try {
+        new URL(server);
+      } catch {
+        throw new CliError(
+          `--server "${server}" is not a URL`,
+          EXIT.USAGE,
+          'e.g. --server http://127.0.0.1:6443',
+        );
+      }
+      const ctx = { ...existing, name, server };
+      if (opts.token !== undefined) ctx.token = opts.token;
+      if (opts.tokenFile !== undefined) ctx.tokenFile = opts.tokenFile;
+      if (ns !== undefined) ctx.namespace = ns;
+      let next = upsertContext(cfg, ctx);
+      if (opts.current || !cfg.currentContext) next = { ...next, currentContext: name };
+      saveConfig(next, file());
+      io.out(`Context "${name}" ${existing ? 'modified' : 'created'}.\n`);
+    });
   void setExit;
 }
