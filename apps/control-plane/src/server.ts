@@ -1,12 +1,13 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AddressInfo } from 'node:net';
 import { AppModule, type AppDeps } from './app.module';
 import type { ServerConfig } from './config/config';
 import { ResourceService } from './api/resource.service';
 import { parseRoute } from './api/route';
+import { sendStatus } from './errors/status.filter';
 import { PinoNestLogger } from './logging/logger';
 import { MetricsService } from './metrics/metrics.service';
 
@@ -24,6 +25,9 @@ export async function createServer(deps: AppDeps): Promise<NestFastifyApplicatio
     bodyLimit: BODY_LIMIT,
     forceCloseConnections: true,
     return503OnClosing: true,
+    // Errors Fastify raises before routing (a path with bad percent-encoding) as Status too.
+    frameworkErrors: (err: FastifyError, req: FastifyRequest, reply: FastifyReply) =>
+      sendStatus(deps.logger, err, req, reply),
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(deps), adapter, {
     bodyParser: false,

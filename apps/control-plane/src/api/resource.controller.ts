@@ -131,23 +131,18 @@ export class ResourceController {
       timeoutSeconds = Number(q.timeoutSeconds) || undefined;
     }
     const resource = route.kind.resource;
-    const started = Date.now();
     this.metrics.watchers.inc({ resource });
-    this.log.debug({ method: 'WATCH', path: req.url }, 'watch opened');
+    this.log.debug({ path: req.url }, 'watch opened');
     try {
       await streamWatch(
         req,
         reply,
         (signal) => this.resources.watch(route, q, this.config.bookmarkIntervalMs, signal),
-        {
-          timeoutSeconds,
-          shutdown: this.shutdown.signal,
-        },
+        { timeoutSeconds, shutdown: this.shutdown.signal },
       );
     } finally {
+      // The request log line and request counter come from the onResponse hook (verb WATCH).
       this.metrics.watchers.dec({ resource });
-      this.metrics.requests.inc({ verb: 'WATCH', resource, code: '200' });
-      this.log.info({ method: 'WATCH', path: req.url, code: 200, ms: Date.now() - started }, 'watch closed');
     }
   }
 }

@@ -249,8 +249,7 @@ export class ResourceService {
   prepare(r: ResourceRoute, body: Record<string, unknown>): KubeObject {
     const obj = applyDefaults(this.checkIdentity(r, body));
     const causes = validate(obj);
-    if (causes.length)
-      throw ApiError.invalid(r.kind.kind, obj.metadata.name ?? obj.metadata.generateName ?? '', causes);
+    if (causes.length) throw ApiError.invalid(r.kind.kind, displayName(obj), causes);
     return obj;
   }
 
@@ -314,6 +313,12 @@ export class ResourceService {
       }
     }
   }
+}
+
+function displayName(o: KubeObject): string {
+  const m = o.metadata as { name?: unknown; generateName?: unknown } | undefined;
+  const n = m?.name ?? m?.generateName;
+  return typeof n === 'string' ? n : '';
 }
 
 /** Bad selectors are 400 before anything is read (and before a watch sends its headers). */

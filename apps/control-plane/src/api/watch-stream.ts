@@ -5,7 +5,8 @@ import { toStatus } from '../errors/to-status';
 /**
  * Writes a watch as Kubernetes does: HTTP 200 at once (headers flushed), then one JSON event per
  * line. Errors after the headers (410 Expired for a compacted resourceVersion, 503) become a final
- * ERROR event carrying a Status. Ends when the client goes away, on timeoutSeconds, or at shutdown.
+ * ERROR event carrying a Status. `open` must throw synchronously for a bad request (then the
+ * response is an ordinary error Status). Ends when the client goes away, on timeoutSeconds, or at shutdown.
  */
 export async function streamWatch(
   req: FastifyRequest,
@@ -22,7 +23,21 @@ export async function streamWatch(
   raw.once('error', stop);
   opts.shutdown.addEventListener('abort', stop, { once: true });
   const timer = opts.timeoutSeconds ? setTimeout(stop, opts.timeoutSeconds * 1000) : undefined;
+  const cleanup = (): void => {
+    if (timer) clearTimeout(timer);
+    opts.shutdown.removeEventListener('abort', stop);
+    ac.abort();
+  };
 
+  // Opening checks the request (selectors, resourceVersion) synchronously: a bad one is a
+  // plain 400 response because nothing has been written yet.
+  let events: AsyncIterable<WatchEvent>;
+  try {
+    events = open(ac.signal);
+  } catch (e) {
+    cleanup();
+    throw e;
+  }
   reply.hijack();
   raw.writeHead(200, {
     'content-type': 'application/json',
@@ -32,7 +47,7 @@ export async function streamWatch(
   });
   raw.flushHeaders();
   try {
-    for await (const ev of open(ac.signal)) {
+    for await (const ev of events) {
       if (ac.signal.aborted) break;
       const ok = raw.write(JSON.stringify(ev) + '\n');
       if (!ok && !ac.signal.aborted) await drained(raw, ac.signal);
@@ -44,9 +59,7 @@ export async function streamWatch(
       if (!raw.destroyed) raw.write(JSON.stringify({ type: 'ERROR', object: status }) + '\n');
     }
   } finally {
-    if (timer) clearTimeout(timer);
-    opts.shutdown.removeEventListener('abort', stop);
-    ac.abort();
+    cleanup();
     if (!raw.writableEnded && !raw.destroyed) raw.end();
   }
 }

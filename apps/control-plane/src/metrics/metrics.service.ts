@@ -45,7 +45,8 @@ export class MetricsService {
   observeRequest(verb: string, resource: string, code: number, seconds: number): void {
     const labels = { verb, resource, code: String(code) };
     this.requests.inc(labels);
-    this.latency.observe(labels, seconds);
+    // A watch lasts as long as its client wants: its duration is not a latency.
+    if (verb !== 'WATCH') this.latency.observe(labels, seconds);
   }
 
   observeStoreOp(op: string, result: string, seconds?: number): void {
