@@ -467,6 +467,46 @@ describe('RedisStore against a real redis-server', () => {
     await rejects(s.list(POD, { continue: 'garbage!' }), 'BadRequest', /continue/);
   });
 
+  test('a list is one consistent snapshot at its resourceVersion while writes go on', async () => {
+    const s = open();
+    const createdAt = new Map<string, number>();
+    const seed: Promise<KubeObject>[] = [];
+    for (let i = 0; i < 1000; i++) seed.push(s.create(POD, pod(`seed-${i}`)));
+    for (const o of await Promise.all(seed))
+      createdAt.set(o.metadata.name as string, Number(o.metadata.resourceVersion));
+    let writing = true;
+    const writer = (async () => {
+      for (let i = 0; writing && i < 2000; i++) {
+        const o = await s.create(POD, pod(`late-${i}`));
+        createdAt.set(o.metadata.name as string, Number(o.metadata.resourceVersion));
+        if (i % 3 === 0) {
+          const seedPod = await s.get(POD, 'default', `seed-${i % 1000}`);
+          await s.update(POD, {
+            ...seedPod,
+            metadata: { ...seedPod.metadata, labels: { touched: String(i) } },
+          });
+        }
+      }
+    })();
+    try {
+      for (let n = 0; n < 15; n++) {
+        const l = await s.list(POD, n % 2 ? { limit: 100000 } : {});
+        const rv = Number(l.resourceVersion);
+        const names = new Set(l.items.map((o) => o.metadata.name as string));
+        for (const o of l.items)
+          assert.ok(Number(o.metadata.resourceVersion) <= rv, 'no item newer than the list');
+        for (const [name, at] of createdAt) {
+          if (at <= rv)
+            assert.ok(names.has(name), `${name} (created at ${at}) missing from the list at ${rv}`);
+        }
+        assert.equal(names.size, l.items.length, 'no duplicates');
+      }
+    } finally {
+      writing = false;
+      await writer;
+    }
+  });
+
   test('watch from resourceVersion V replays every change after V in order, then streams', async () => {
     const s = open();
     const base = await s.create(POD, pod('w0'));
