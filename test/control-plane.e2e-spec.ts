@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import {
   TestRedis,
@@ -544,6 +544,27 @@ describe('control plane with embedded Redis', () => {
     const got = await k.get(`${NS}/configmaps/embedded`);
     assert.equal(got.status, 200);
     assert.equal(got.body.metadata.uid, created.body.metadata.uid);
+  });
+
+  test('restarts its embedded redis-server after it is killed, keeping the data', async () => {
+    const k = api(cp.url, cp.token);
+    const before = await k.post(`${NS}/configmaps`, configMap('survives-redis-crash'));
+    assert.equal(before.status, 201);
+    const pidFile = path.join(cp.dataDir, 'redis', 'redis.pid');
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    assert.ok(pid > 0);
+    process.kill(pid, 'SIGKILL');
+    let got: { status: number; body: any } = { status: 0, body: undefined };
+    for (let i = 0; i < 200 && got.status !== 200; i++) {
+      got = await k.get(`${NS}/configmaps/survives-redis-crash`);
+      if (got.status !== 200) {
+        assertStatus(got, 503, 'ServiceUnavailable');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    assert.equal(got.status, 200, 'served again once the control plane restarted redis-server');
+    assert.equal(got.body.metadata.uid, before.body.metadata.uid);
+    assert.notEqual(Number(readFileSync(pidFile, 'utf8').trim()), pid, 'a new redis-server runs');
   });
 
   test('a bad flag fails start-up with one line naming it and exit code 2', async () => {

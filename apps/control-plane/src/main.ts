@@ -57,7 +57,14 @@ async function main(): Promise<void> {
 
   try {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-    const tokens = loadTokens(config.tokenFile, config.dataDir);
+    let tokens: string[];
+    try {
+      tokens = loadTokens(config.tokenFile, config.dataDir);
+    } catch (e) {
+      const flag = config.tokenFile ? 'flag --token-file' : 'the default token file';
+      process.stderr.write(`berth-control-plane: error: ${flag}: ${(e as Error).message}\n`);
+      process.exit(2);
+    }
     const metrics = new MetricsService();
     logger.info({ dataDir: config.dataDir, redis: config.redisUrl ? 'external' : 'embedded' }, 'starting');
     app = await createServer({ config, logger, tokens, metrics });

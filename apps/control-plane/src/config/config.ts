@@ -25,8 +25,7 @@ export class ServerConfig {
   @Max(65535)
   port = 6443;
 
-  @IsString()
-  @IsNotEmpty()
+  @Matches(/^[A-Za-z0-9.:-]+$/, { message: '$property must be an IP address or host name' })
   host = '127.0.0.1';
 
   @IsOptional()
