@@ -138,7 +138,7 @@ describe('argument parsing and exit codes', () => {
     assert.equal(r.code, 0);
     assert.match(
       r.stdout,
-      /Exit codes:\n  0  success\n  1  server failure.*\n  2  usage error.*\n  3  not found\n  4  conflict.*\n  5  invalid input/,
+      /Exit codes:\n {2}0 {2}success\n {2}1 {2}server failure.*\n {2}2 {2}usage error.*\n {2}3 {2}not found\n {2}4 {2}conflict.*\n {2}5 {2}invalid input/,
     );
   });
 

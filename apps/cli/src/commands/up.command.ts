@@ -16,6 +16,8 @@ export interface UpFlags {
   port: string;
   redisUrl?: string;
   agent?: boolean;
+  agentListen?: string;
+  nodeName?: string;
   registryMirror?: string[];
   insecureRegistry?: string[];
   graceSeconds?: string;
@@ -146,6 +148,8 @@ export function childSpecs(flags: UpFlags, root = REPO_ROOT): ChildSpec[] {
       '--data-dir',
       path.join(dataDir, 'agent'),
     ];
+    if (flags.agentListen) args.push('--listen', flags.agentListen);
+    if (flags.nodeName) args.push('--node-name', flags.nodeName);
     for (const m of flags.registryMirror ?? []) args.push('--registry-mirror', m);
     for (const r of flags.insecureRegistry ?? []) args.push('--insecure-registry', r);
     specs.push({ name: 'agent', command: agentBin, args });
@@ -273,6 +277,11 @@ export function registerUp(program: Command, io: CliIO, setExit: (code: number) 
     .option('--port <port>', 'API server port on 127.0.0.1', '6443')
     .option('--redis-url <url>', 'use this Redis instead of the embedded one')
     .option('--no-agent', 'do not start the node agent')
+    .option(
+      '--agent-listen <host:port>',
+      "agent: address of its API (logs) (default: the agent's own, 0.0.0.0:10250)",
+    )
+    .option('--node-name <name>', "agent: the Node's name (default: the host name)")
     .option('--registry-mirror <registry=url>', 'agent: pull REGISTRY images from URL (repeatable)', collect)
     .option(
       '--insecure-registry <host:port>',
