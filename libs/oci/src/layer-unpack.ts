@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import fs, { constants } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { UnsafeLayerError } from './errors';
+import { FsHelper } from './fs-helper';
 
 export const WHITEOUT_PREFIX = '.wh.';
 export const OPAQUE_WHITEOUT = '.wh..wh..opq';
@@ -82,44 +82,6 @@ interface DirMeta {
   mtime: Date;
 }
 
-function run(cmd: string, args: string[], input?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    p.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    p.on('error', (e) => reject(new Error(`cannot run ${cmd}: ${e.message}`)));
-    p.on('close', (code) =>
-      code === 0
-        ? resolve(out)
-        : reject(new Error(`${cmd} ${args.join(' ')} failed (${code}): ${err.trim()}`)),
-    );
-    p.stdin.end(input ?? '');
-  });
-}
-
-const SET_XATTRS_PY = `
-import sys, json, os, base64
-for it in json.load(sys.stdin):
-    try:
-        os.setxattr(it["path"], it["name"], base64.b64decode(it["value"]), follow_symlinks=False)
-    except OSError as e:
-        print(json.dumps({"path": it["path"], "name": it["name"], "error": str(e)}))
-`;
-
-/** Sets extended attributes (Node has none): one python3 call per layer; Debian's setfattr would do too. */
-async function setXattrs(items: XattrItem[], log: (m: string) => void): Promise<void> {
-  if (!items.length) return;
-  const out = await run('python3', ['-c', SET_XATTRS_PY], JSON.stringify(items));
-  for (const line of out.split('\n').filter(Boolean)) {
-    const f = JSON.parse(line) as { path: string; name: string; error: string };
-    const item = items.find((i) => i.path === f.path && i.name === f.name);
-    if (item?.required) throw new Error(`cannot set xattr ${f.name} on ${f.path}: ${f.error}`);
-    log(`skipping xattr ${f.name} on ${f.path}: ${f.error}`);
-  }
-}
-
 /**
  * Unpacks one layer tar stream into `dest` (an empty directory) for use as an overlayfs lower dir:
  * regular files, dirs, symlinks, hardlinks (only to files inside this layer), devices and fifos
@@ -148,7 +110,14 @@ export async function unpackLayer(
    * existence checks need no syscalls, and a parent is only ever a directory we made ourselves:
    * symlinks are never followed.
    */
-  const seen = new Map<string, 'dir' | 'other'>([[root, 'dir']]);
+  const seen = new Map<string, 'dir' | 'symlink' | 'other'>([[root, 'dir']]);
+  /** Whiteout nodes being made (not awaited one by one: each is a round trip to the helper). */
+  const inflight: Promise<void>[] = [];
+  let inflightError: unknown;
+  async function flush(): Promise<void> {
+    if (inflight.length) await Promise.all(inflight.splice(0));
+    if (inflightError !== undefined) throw inflightError;
+  }
   // Metadata work is done with synchronous calls: each is a few microseconds, far less than a
   // thread-pool round trip, and the event loop still runs between tar entries and data chunks.
 
@@ -162,22 +131,22 @@ export async function unpackLayer(
       cur = path.join(cur, c);
       const kind = seen.get(cur);
       if (kind === 'dir') continue;
-      if (kind === 'other') {
-        if (fs.lstatSync(cur).isSymbolicLink())
-          throw new UnsafeLayerError(
-            `tar entry "${name}" would be written through the symlink "${rel(cur)}" (symlinks are not followed while unpacking)`,
-          );
+      if (kind === 'symlink')
+        throw new UnsafeLayerError(
+          `tar entry "${name}" would be written through the symlink "${rel(cur)}" (symlinks are not followed while unpacking)`,
+        );
+      if (kind === 'other')
         throw new UnsafeLayerError(`tar entry "${name}": parent "${rel(cur)}" is not a directory`);
-      }
       fs.mkdirSync(cur, { mode: 0o755 });
       seen.set(cur, 'dir');
     }
   }
 
   /** Removes whatever is at `target` unless both it and the new entry are directories. Returns true when a directory stays. */
-  function clear(target: string, newIsDir: boolean): boolean {
+  async function clear(target: string, newIsDir: boolean): Promise<boolean> {
     const kind = seen.get(target);
     if (!kind) return false;
+    await flush();
     if (kind === 'dir') {
       if (newIsDir) return true;
       fs.rmSync(target, { recursive: true, force: true });
@@ -195,9 +164,9 @@ export async function unpackLayer(
     if (chown && ((h.uid ?? 0) !== 0 || (h.gid ?? 0) !== 0)) fs.lchownSync(target, h.uid ?? 0, h.gid ?? 0);
   }
 
-  async function mknod(target: string, type: 'c' | 'b' | 'p', major = 0, minor = 0): Promise<void> {
-    await run('mknod', type === 'p' ? [target, 'p'] : [target, type, String(major), String(minor)]);
-  }
+  const helper = new FsHelper();
+  const mknod = (target: string, type: 'c' | 'b' | 'p', major = 0, minor = 0): Promise<void> =>
+    helper.mknod(target, type, major, minor);
 
   async function handle(h: tar.Header, stream: Readable): Promise<void> {
     stats.entries++;
@@ -216,7 +185,7 @@ export async function unpackLayer(
       drain();
       ensureParents([...action.dir, OPAQUE_WHITEOUT], h.name);
       const d = abs(action.dir);
-      if (action.dir.length && !clear(d, true)) {
+      if (action.dir.length && !(await clear(d, true))) {
         fs.mkdirSync(d, { mode: 0o755 });
         seen.set(d, 'dir');
       }
@@ -233,8 +202,8 @@ export async function unpackLayer(
       drain();
       ensureParents(action.path, h.name);
       const target = abs(action.path);
-      clear(target, false);
-      await mknod(target, 'c', 0, 0);
+      await clear(target, false);
+      inflight.push(mknod(target, 'c', 0, 0).catch((e: unknown) => void (inflightError ??= e)));
       seen.set(target, 'other');
       stats.whiteouts++;
       return;
@@ -247,7 +216,7 @@ export async function unpackLayer(
     switch (type) {
       case 'directory': {
         drain();
-        if (!clear(target, true)) {
+        if (!(await clear(target, true))) {
           fs.mkdirSync(target, { mode: 0o700 });
           seen.set(target, 'dir');
         }
@@ -257,7 +226,7 @@ export async function unpackLayer(
       }
       case 'file':
       case 'contiguous-file': {
-        clear(target, false);
+        await clear(target, false);
         const fd = fs.openSync(
           target,
           constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
@@ -279,9 +248,9 @@ export async function unpackLayer(
       case 'symlink': {
         drain();
         if (!h.linkname) throw new UnsafeLayerError(`tar entry "${h.name}": symlink without target`);
-        clear(target, false);
+        await clear(target, false);
         fs.symlinkSync(h.linkname, target);
-        seen.set(target, 'other');
+        seen.set(target, 'symlink');
         owner(target, h);
         fs.lutimesSync(target, mtime, mtime);
         break;
@@ -308,16 +277,17 @@ export async function unpackLayer(
         if (kind === 'dir')
           throw new UnsafeLayerError(`tar entry "${h.name}": hardlink to a directory "${h.linkname}"`);
         if (src === target) break;
-        clear(target, false);
+        await flush();
+        await clear(target, false);
         fs.linkSync(src, target);
-        seen.set(target, 'other');
+        seen.set(target, kind);
         break;
       }
       case 'character-device':
       case 'block-device':
       case 'fifo': {
         drain();
-        clear(target, false);
+        await clear(target, false);
         await mknod(
           target,
           type === 'fifo' ? 'p' : type === 'block-device' ? 'b' : 'c',
@@ -369,18 +339,31 @@ export async function unpackLayer(
       },
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    const fail = (e: unknown) => {
-      extract.destroy();
-      src.destroy();
-      reject(e instanceof Error ? e : new Error(String(e)));
-    };
-    src.on('error', fail);
-    extract.on('error', fail);
-    extract.on('finish', () => resolve());
-    src.pipe(extract as unknown as NodeJS.WritableStream);
-  });
-  await setXattrs(xattrs, log);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const fail = (e: unknown) => {
+        extract.destroy();
+        src.destroy();
+        reject(e instanceof Error ? e : new Error(String(e)));
+      };
+      src.on('error', fail);
+      extract.on('error', fail);
+      extract.on('finish', () => resolve());
+      src.pipe(extract as unknown as NodeJS.WritableStream);
+    });
+    await flush();
+    for (const x of xattrs) {
+      try {
+        await helper.setxattr(x.path, x.name, Buffer.from(x.value, 'base64'));
+      } catch (e) {
+        if (x.required) throw new Error(`cannot set xattr ${x.name} on ${x.path}: ${(e as Error).message}`);
+        log(`skipping xattr ${x.name} on ${x.path}: ${(e as Error).message}`);
+      }
+    }
+  } finally {
+    await Promise.allSettled(inflight);
+    helper.close();
+  }
   // Directories last, deepest first: creating children changed their mtimes, and a 0555 dir must stay writable until then.
   for (const d of [...dirs.values()].sort((a, b) => b.path.length - a.path.length)) {
     fs.chmodSync(d.path, d.mode);
