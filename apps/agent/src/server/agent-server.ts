@@ -1,7 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
-import { LogReader } from '../runtime';
+import { promises as fs } from 'node:fs';
+import { LogReader, previousLogPath } from '../runtime';
 
 /** What the endpoint needs from the rest of the agent. */
 export interface AgentServerDeps {
@@ -139,33 +140,31 @@ export class AgentServer {
     const abort = new AbortController();
     req.on('close', () => abort.abort());
     res.on('close', () => abort.abort());
-    const it = this.reader.read(found.logPath, {
-      previous: q.previous,
-      tail: q.tailLines,
-      follow: q.follow,
-      signal: abort.signal,
-      until: () => !found.running(),
-    });
-    let first: IteratorResult<{ line: string }>;
-    try {
-      first = await it.next();
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT')
-        return status(
-          res,
-          q.previous ? 400 : 404,
-          q.previous ? 'BadRequest' : 'NotFound',
-          q.previous
-            ? `previous terminated container "${container ?? ''}" in pod "${pod}" not found`
-            : 'no log yet',
-        );
-      throw e;
-    }
+    const file = q.previous ? previousLogPath(found.logPath) : found.logPath;
+    if (!(await fs.stat(file).catch(() => undefined)) && (q.previous || !q.follow))
+      return q.previous
+        ? status(
+            res,
+            400,
+            'BadRequest',
+            `previous terminated container "${container ?? ''}" in pod "${pod}" not found`,
+          )
+        : status(res, 404, 'NotFound', `container "${container ?? ''}" in pod "${pod}" has no log yet`);
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache' });
     res.flushHeaders();
-    for (let r = first; !r.done; r = await it.next()) {
-      if (!res.write(r.value.line + '\n')) await new Promise((ok) => res.once('drain', ok));
-      if (abort.signal.aborted) break;
+    try {
+      for await (const e of this.reader.read(found.logPath, {
+        previous: q.previous,
+        tail: q.tailLines,
+        follow: q.follow,
+        signal: abort.signal,
+        until: () => !found.running(),
+      })) {
+        if (!res.write(e.line + '\n')) await new Promise((ok) => res.once('drain', ok));
+        if (abort.signal.aborted) break;
+      }
+    } catch (e) {
+      this.deps.log.warn({ err: (e as Error).message, path: req.url }, 'log stream ended with an error');
     }
     res.end();
   }
