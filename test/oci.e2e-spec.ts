@@ -434,6 +434,25 @@ describe('OCI image pulls against a real registry', () => {
     }
   });
 
+  test('mislabelled layers are unpacked by what their bytes are (gzip sniffed by magic)', async () => {
+    const t1 = await makeTar([{ name: 'one', body: 'gzip labelled as tar' }]);
+    const t2 = await makeTar([{ name: 'two', body: 'tar labelled as gzip' }]);
+    const img = await pushRawImage(reg, 'odd/labels', '1', {
+      layers: [
+        { tar: t1, gzip: true, mediaType: 'application/vnd.oci.image.layer.v1.tar' },
+        { tar: t2, gzip: false, mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' },
+      ],
+    });
+    const { svc, remove } = newService();
+    try {
+      const rec = await svc.pull(img.ref);
+      assert.equal(readFileSync(path.join(rec.layers[0].dir, 'one'), 'utf8'), 'gzip labelled as tar');
+      assert.equal(readFileSync(path.join(rec.layers[1].dir, 'two'), 'utf8'), 'tar labelled as gzip');
+    } finally {
+      remove();
+    }
+  });
+
   test('zstd layers are refused with a clear error', async () => {
     const t = await makeTar([{ name: 'f', body: 'content' }]);
     const img = await pushRawImage(reg, 'bad/zstd', '1', {

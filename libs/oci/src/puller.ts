@@ -97,6 +97,43 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T, i: number) =
   return out;
 }
 
+/** Compression recognised from a blob's first bytes; undefined when too short to tell. */
+export function sniffCompression(head: Buffer): 'gzip' | 'zstd' | 'none' | undefined {
+  if (head.length < 4) return undefined;
+  if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return 'zstd';
+  return 'none';
+}
+
+/** Reads the first chunk of a stream and puts it back, so the stream can then be piped whole. */
+function peek(stream: Readable): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      stream.off('readable', onReadable);
+      stream.off('end', onEnd);
+      stream.off('error', onError);
+    };
+    const onReadable = () => {
+      const chunk = stream.read() as Buffer | null;
+      if (chunk === null) return;
+      done();
+      stream.unshift(chunk);
+      resolve(chunk);
+    };
+    const onEnd = () => {
+      done();
+      resolve(Buffer.alloc(0));
+    };
+    const onError = (e: Error) => {
+      done();
+      reject(e);
+    };
+    stream.on('readable', onReadable);
+    stream.once('end', onEnd);
+    stream.once('error', onError);
+  });
+}
+
 function isRetryableStreamError(e: unknown): boolean {
   if (e instanceof OciError) return e.retryable;
   const code = (e as NodeJS.ErrnoException).code;
@@ -318,7 +355,19 @@ export class Puller {
       ? await this.content.reader(desc.digest)
       : (await this.client.getBlob(ref, desc.digest, req)).stream;
     const writer = stored ? undefined : await this.content.writer({ digest: desc.digest, size: desc.size });
-    const decompress: Transform = compression === 'gzip' ? zlib.createGunzip() : new PassThrough();
+    // The bytes decide, not only the media type (registries do mislabel): gzip magic 1f 8b, zstd 28 b5 2f fd.
+    const head = await peek(source).catch((e: unknown) => {
+      source.destroy();
+      throw e;
+    });
+    const sniffed = sniffCompression(head) ?? compression;
+    if (sniffed === 'zstd') {
+      source.destroy();
+      throw new UnsupportedError(
+        `${name}: layer ${desc.digest} is zstd-compressed; only gzip and uncompressed layers are supported`,
+      );
+    }
+    const decompress: Transform = sniffed === 'gzip' ? zlib.createGunzip() : new PassThrough();
     const diffHash = createHash('sha256');
     let unpackedSize = 0;
     const hasher = new Transform({
