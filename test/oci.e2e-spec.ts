@@ -544,6 +544,23 @@ describe('OCI image pulls against a real registry', () => {
 describe('registry authentication', () => {
   const user = { user: 'berth', pass: 's3cret-pass' };
 
+  test('anonymous bearer tokens (Docker Hub style): a public image pulls without credentials', async () => {
+    const reg = await startRegistry({ token: { user, allowAnonymousPull: true } });
+    try {
+      const img = await buildBusyboxImage(reg, 'public/bb', '1', { format: 'v2s2', creds: user });
+      const anon = newService();
+      try {
+        const rec = await anon.svc.pull(img.ref);
+        assert.equal(rec.digest, img.digest);
+        assert.ok(reg.tokensIssued > 0);
+      } finally {
+        anon.remove();
+      }
+    } finally {
+      await reg.stop();
+    }
+  });
+
   test('basic auth: pull with credentials works, without fails clearly', async () => {
     const reg = await startRegistry({ htpasswd: user });
     try {
