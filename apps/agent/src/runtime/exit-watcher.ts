@@ -11,8 +11,8 @@ export interface ExitEvent {
 /**
  * Watches the monitor's exit directory (one file per exited container, holding its exit code).
  * start() first watches, then scans what is already there, so exits that happened while nobody
- * was watching (the agent was down) are reported too. Each exit file is reported once per
- * modification time; forget(id) re-arms an id when its container is created again.
+ * was watching (the agent was down) are reported too. Each exit file is reported once; removing
+ * the file (the runtime does before it creates the container again) or forget(id) re-arms the id.
  * Emits 'exit' (ExitEvent) and 'error' (Error).
  */
 export class ExitWatcher extends EventEmitter<{ exit: [ExitEvent]; error: [Error] }> {
@@ -82,9 +82,11 @@ export class ExitWatcher extends EventEmitter<{ exit: [ExitEvent]; error: [Error
     if (name.startsWith('.') || name.endsWith('.tmp')) return;
     const ev = await ExitWatcher.read(this.dir, name);
     if (!ev) {
-      // created but not written yet: look again shortly (the write also fires a watch event)
       const exists = await fs.stat(path.join(this.dir, name)).catch(() => undefined);
-      if (exists && attempt < 20 && !this.pending.has(name)) {
+      // removed (the runtime does so before creating the container again): re-arm the id
+      if (!exists) this.seen.delete(name);
+      // created but not written yet: look again shortly (the write also fires a watch event)
+      else if (attempt < 20 && !this.pending.has(name)) {
         this.pending.set(
           name,
           setTimeout(() => {
@@ -95,9 +97,8 @@ export class ExitWatcher extends EventEmitter<{ exit: [ExitEvent]; error: [Error
       }
       return;
     }
-    const stamp = ev.exitedAt.getTime();
-    if (this.seen.get(name) === stamp) return;
-    this.seen.set(name, stamp);
+    if (this.seen.has(name)) return;
+    this.seen.set(name, ev.exitedAt.getTime());
     this.emit('exit', ev);
   }
 }
