@@ -51,6 +51,9 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  // A bug must not take the API down for everyone: log it and keep serving (each request's own
+  // errors are already turned into Status responses).
+  process.on('uncaughtException', (e) => logger.error({ err: String(e?.stack ?? e) }, 'uncaught exception'));
   process.on('unhandledRejection', (e) =>
     logger.error({ err: String((e as Error)?.stack ?? e) }, 'unhandled rejection'),
   );

@@ -3,6 +3,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AddressInfo } from 'node:net';
+import { ApiError } from '@berth/api';
 import { AppModule, type AppDeps } from './app.module';
 import type { ServerConfig } from './config/config';
 import { ResourceService } from './api/resource.service';
@@ -13,6 +14,8 @@ import { MetricsService } from './metrics/metrics.service';
 
 /** Largest accepted request body (as Kubernetes' 3 MiB). */
 export const BODY_LIMIT = 3 * 1024 * 1024;
+/** Paths polled by probes and scrapers: logged at debug so they do not drown the request log. */
+const PROBES = new Set(['/healthz', '/livez', '/readyz', '/metrics']);
 export const SYSTEM_NAMESPACES = ['default', 'kube-system'];
 
 /**
@@ -58,20 +61,51 @@ function configureFastify(fastify: FastifyInstance, logger: Logger, metrics: Met
   // Bodies are read as bytes; the API layer decodes them by verb and Content-Type (JSON, YAML,
   // patch flavours), so one catch-all parser replaces Fastify's and Nest's JSON parsers.
   fastify.removeAllContentTypeParsers();
-  fastify.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (_req, body, done) =>
-    done(null, body),
-  );
+  fastify.addContentTypeParser('*', (_req, payload, done) => readBody(payload, done));
   // Fastify's own errors (body too large, bad Content-Length) reach the StatusFilter through
   // Nest's error handler as HttpExceptions.
   fastify.addHook('onResponse', async (req, reply) => {
     const ms = reply.elapsedTime;
     const { verb, resource } = describe(req);
     metrics.observeRequest(verb, resource, reply.statusCode, ms / 1000);
-    logger.info(
+    const quiet = PROBES.has(req.url.split('?')[0]);
+    logger[quiet ? 'debug' : 'info'](
       { method: req.method, path: req.url, code: reply.statusCode, ms: Math.round(ms * 10) / 10 },
       'request',
     );
   });
+}
+
+/** Bytes of an oversized body still read (and dropped) so the client can read its 413. */
+const DRAIN_LIMIT = 64 * 1024 * 1024;
+
+/**
+ * Reads a request body up to BODY_LIMIT. A larger one is read to its end and dropped (up to
+ * DRAIN_LIMIT) before the 413 is sent: answering mid-upload would reset the connection and the
+ * client would see a broken pipe instead of the Status.
+ */
+function readBody(payload: NodeJS.ReadableStream, done: (err: Error | null, body?: Buffer) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let finished = false;
+  const finish = (err: Error | null, body?: Buffer): void => {
+    if (finished) return;
+    finished = true;
+    done(err, body);
+  };
+  const tooLarge = (): ApiError =>
+    new ApiError(
+      'RequestEntityTooLarge',
+      `the request body is larger than the ${BODY_LIMIT / 1024 / 1024} MiB limit`,
+    );
+  payload.on('data', (c: Buffer) => {
+    size += c.length;
+    if (size <= BODY_LIMIT) chunks.push(c);
+    else if (size > DRAIN_LIMIT) finish(tooLarge());
+    else chunks.length = 0;
+  });
+  payload.on('end', () => finish(size > BODY_LIMIT ? tooLarge() : null, Buffer.concat(chunks)));
+  payload.on('error', (e: Error) => finish(e));
 }
 
 /**
