@@ -22,6 +22,8 @@ interface Proxy {
   host: string;
   url: string;
   blobGets: Map<string, number>;
+  /** Every request URL, in order. */
+  requests: string[];
   served500: number;
   /** Return true to answer this request with HTTP 500 instead of forwarding it. */
   failWhen?: (req: http.IncomingMessage) => boolean;
@@ -41,12 +43,14 @@ async function startProxy(target: TestRegistry): Promise<Proxy> {
     host: `127.0.0.1:${port}`,
     url: `http://127.0.0.1:${port}`,
     blobGets: new Map(),
+    requests: [],
     served500: 0,
     cuts: 0,
     redirects: 0,
     close: () => new Promise<void>((r) => srv.close(() => r())),
   };
   const srv = http.createServer((req, res) => {
+    p.requests.push(req.url ?? '');
     const m = /\/blobs\/(sha256:[a-f0-9]{64})$/.exec(req.url ?? '');
     if (req.method === 'GET' && m) p.blobGets.set(m[1], (p.blobGets.get(m[1]) ?? 0) + 1);
     if (p.failWhen?.(req)) {
@@ -198,6 +202,31 @@ describe('OCI image pulls against a real registry', () => {
     } finally {
       if (mounted) execFileSync('umount', [mnt]);
       remove();
+    }
+  });
+
+  test('ensure() follows the pull policy: Never looks locally, IfNotPresent pulls once, Always asks the registry', async () => {
+    const proxy = await startProxy(reg);
+    const { svc, remove } = newService();
+    try {
+      const ref = `${proxy.host}/bb/v2s2:1`;
+      await assert.rejects(
+        svc.ensure(ref, { pullPolicy: 'Never' }),
+        (e) => isOciError(e, 'NotFound') && /Never/.test(e.message),
+      );
+      const manifestGets = () => proxy.requests.filter((u) => u.includes('/manifests/')).length;
+      const rec = await svc.ensure(ref, { pullPolicy: 'IfNotPresent' });
+      const afterFirst = manifestGets();
+      assert.ok(afterFirst >= 1);
+      assert.equal((await svc.ensure(ref, { pullPolicy: 'IfNotPresent' })).digest, rec.digest);
+      assert.equal((await svc.ensure(ref)).digest, rec.digest, 'a pinned tag defaults to IfNotPresent');
+      assert.equal((await svc.ensure(ref, { pullPolicy: 'Never' })).digest, rec.digest);
+      assert.equal(manifestGets(), afterFirst, 'no registry request while present');
+      await svc.ensure(ref, { pullPolicy: 'Always' });
+      assert.equal(manifestGets(), afterFirst + 1, 'Always asks the registry again');
+    } finally {
+      remove();
+      await proxy.close();
     }
   });
 

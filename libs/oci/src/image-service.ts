@@ -5,6 +5,8 @@ import { ImageStore, type GcOptions, type GcResult, type ImageRecord } from './i
 import { LayerStore } from './layer-store';
 import { Puller, type PullOptions } from './puller';
 import { RegistryClient, type RegistryClientOptions } from './registry-client';
+import { hasPinnedVersion } from './reference';
+import { NotFoundError } from './errors';
 
 export interface ImageServiceOptions {
   /** Data directory: blobs/, ingest/, l/ (layer dirs), layers/ (layer metadata), images.json. */
@@ -68,6 +70,29 @@ export class ImageService {
     } finally {
       if (--this.active === 0) for (const f of this.idle.splice(0)) f();
     }
+  }
+
+  /**
+   * The image for a container, by Kubernetes pull policy: `Always` pulls (cheap when everything
+   * is present: one manifest request), `IfNotPresent` pulls only when the image or one of its
+   * layer directories is missing, `Never` only looks locally (NotFound when absent). Without a
+   * policy Kubernetes' default applies: Always for `:latest` or no tag, else IfNotPresent.
+   */
+  async ensure(
+    reference: string,
+    opts: PullOptions & { pullPolicy?: 'Always' | 'IfNotPresent' | 'Never' } = {},
+  ): Promise<ImageRecord> {
+    const policy = opts.pullPolicy ?? (hasPinnedVersion(reference) ? 'IfNotPresent' : 'Always');
+    if (policy !== 'Always') {
+      const have = await this.images.get(reference);
+      if (have && (await Promise.all(have.layers.map((l) => this.layers.get(l.diffID)))).every(Boolean))
+        return have;
+      if (policy === 'Never')
+        throw new NotFoundError(
+          `image ${reference} is not present on this node and its pull policy is Never`,
+        );
+    }
+    return this.pull(reference, opts);
   }
 
   /** The image if present locally (no network). */
