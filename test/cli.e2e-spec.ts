@@ -205,6 +205,97 @@ describe('berthctl against a real control plane', () => {
     assert.equal(live.data.payload.length, value.length);
   });
 
+  test('get -w prints the current rows, then one row per change', async () => {
+    const watchEnv = { ...process.env, ...env };
+    const w = new Managed('berthctl get -w', BIN, ['get', 'cm', '-w', '-l', 'watched=yes'], {
+      env: watchEnv,
+    });
+    try {
+      await client.apply({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'w1', namespace: 'default', labels: { watched: 'yes' } },
+      });
+      await w.waitForOutput(/^w1 +0 +\S+$/m, 60_000);
+      await client.apply({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'w2', namespace: 'default', labels: { watched: 'yes' } },
+        data: { a: '1', b: '2' },
+      });
+      await w.waitForOutput(/^w2 +2 +\S+$/m, 60_000);
+      // one header, with the first row
+      assert.equal(w.output.match(/^NAME +DATA +AGE$/gm)?.length, 1, w.output);
+      assert.doesNotMatch(w.output, /settings|good-one/, 'the label selector applies to the watch');
+    } finally {
+      await w.stop();
+    }
+  });
+
+  test('describe shows the object, its replicas and strategy, and the events about it', async () => {
+    const file = path.join(dir.path, 'web2.yaml');
+    writeFileSync(file, deployment(2, 'busybox:1.36').replace('name: web', 'name: web2'));
+    assert.equal((await berthctl(['apply', '-f', file], env)).code, 0);
+    const dep = await client.get(resolveKindName('deploy')!, 'default', 'web2');
+    await client.create({
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { name: 'web2.test', namespace: 'default' },
+      involvedObject: {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        name: 'web2',
+        namespace: 'default',
+        uid: dep.metadata.uid,
+      },
+      reason: 'ScalingReplicaSet',
+      message: 'Scaled up replica set web2-abc to 2',
+      type: 'Normal',
+      source: { component: 'deployment-controller' },
+      count: 1,
+    });
+    const r = await berthctl(['describe', 'deploy', 'web2'], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.match(r.stdout, /^Name: +web2\nNamespace: +default\n/);
+    assert.match(r.stdout, /^Labels: +app=web$/m);
+    assert.match(
+      r.stdout,
+      /^Replicas: +2 desired \| \d+ updated \| \d+ total \| \d+ available \| \d+ unavailable$/m,
+    );
+    assert.match(r.stdout, /^StrategyType: +RollingUpdate$/m);
+    assert.match(r.stdout, /^ +Image: +busybox:1\.36$/m);
+    assert.match(r.stdout, /^Events:\n +Type +Reason +Age +From +Message\n/m);
+    assert.match(
+      r.stdout,
+      /^ +Normal +ScalingReplicaSet +\S+ +deployment-controller +Scaled up replica set web2-abc to 2$/m,
+    );
+
+    const cmOut = await berthctl(['describe', 'cm', 'good-two'], env);
+    assert.equal(cmOut.code, 0, cmOut.stderr);
+    assert.match(cmOut.stdout, /^Events: +<none>$/m);
+  });
+
+  test('get -A adds NAMESPACE; an empty kind says so on stderr and exits 0', async () => {
+    await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team' } });
+    await client.apply({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'in-team', namespace: 'team' },
+    });
+    let r = await berthctl(['get', 'cm', '-A'], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^NAMESPACE +NAME +DATA +AGE\n/);
+    assert.match(r.stdout, /^team +in-team +0 +\S+$/m);
+    assert.match(r.stdout, /^default +good-one +1 +\S+$/m);
+    r = await berthctl(['get', 'secrets', '-n', 'team'], env);
+    assert.deepEqual(r, { code: 0, stdout: '', stderr: 'No resources found in team namespace.\n' });
+    r = await berthctl(['get', 'pods', '-A'], env);
+    assert.deepEqual(r, { code: 0, stdout: '', stderr: 'No resources found\n' });
+    r = await berthctl(['get', 'cm', 'in-team', '-n', 'team', '-o', 'name'], env);
+    assert.deepEqual(r, { code: 0, stdout: 'configmap/in-team\n', stderr: '' });
+  });
+
   test('server dry run reports without changing anything', async () => {
     const file = path.join(dir.path, 'dry.yaml');
     writeFileSync(file, 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dry\ndata:\n  a: "1"\n');
@@ -249,7 +340,7 @@ function alive(pid: number): boolean {
 }
 
 describe('berthctl up', () => {
-  test('brings up a cluster in a temp data dir, writes the context, serves get ns, and SIGTERM leaves no process', async () => {
+  test('brings up a cluster (control plane + agent) in a temp data dir, writes the context, serves get ns and a Ready node, and SIGTERM leaves no process', async () => {
     const dir = tempDir('berth-up-');
     const port = await freePort();
     const config = path.join(dir.path, 'berth-config');
@@ -257,10 +348,22 @@ describe('berthctl up', () => {
     const env: NodeJS.ProcessEnv = { ...process.env, BERTH_CONFIG: config };
     delete env.BERTH_SERVER;
     delete env.BERTH_TOKEN;
+    const agentPort = await freePort();
+    const nodeName = `up-e2e-${port}`;
     const up = new Managed(
       'berthctl up',
       BIN,
-      ['up', '--data-dir', dataDir, '--port', String(port), '--no-agent'],
+      [
+        'up',
+        '--data-dir',
+        dataDir,
+        '--port',
+        String(port),
+        '--agent-listen',
+        `127.0.0.1:${agentPort}`,
+        '--node-name',
+        nodeName,
+      ],
       { env },
     );
     let pids: number[] = [];
@@ -283,8 +386,18 @@ describe('berthctl up', () => {
       assert.match(r.stdout, /^NAME {2,}STATUS {3}AGE\n/);
       assert.match(r.stdout, /^default {3,}Active {3}\S+$/m);
 
+      // The agent up started registers its Node, and it becomes Ready.
+      const deadline0 = Date.now() + 90_000;
+      let nodes: Result = { code: null, stdout: '', stderr: '' };
+      while (Date.now() < deadline0) {
+        nodes = await berthctl(['get', 'nodes'], env as Record<string, string>);
+        if (new RegExp(`^${nodeName} +Ready `, 'm').test(nodes.stdout)) break;
+        await new Promise((res) => setTimeout(res, 500));
+      }
+      assert.match(nodes.stdout, new RegExp(`^${nodeName} +Ready `, 'm'), `${nodes.stderr}\n${up.output}`);
+
       pids = descendants(up.child.pid!);
-      assert.ok(pids.length >= 2, `the control plane and its redis run under up: ${pids}`);
+      assert.ok(pids.length >= 3, `the control plane, its redis and the agent run under up: ${pids}`);
       up.child.kill('SIGTERM');
       const code = await up.exited;
       assert.equal(code, 0, up.output);
@@ -292,8 +405,10 @@ describe('berthctl up', () => {
       while (pids.some(alive) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
       assert.deepEqual(pids.filter(alive), [], 'no process started by up is left');
     } finally {
+      // Whatever happened above, nothing up started may outlive the test.
+      const all = [...new Set([...pids, ...(up.running ? descendants(up.child.pid!) : [])])];
       await up.stop();
-      for (const p of pids.filter(alive)) process.kill(p, 'SIGKILL');
+      for (const p of all.filter(alive)) process.kill(p, 'SIGKILL');
       dir.remove();
     }
   });

@@ -199,6 +199,7 @@ export async function runUp(
   io: CliIO,
   flags: UpFlags,
   signals: NodeJS.EventEmitter = process,
+  root = REPO_ROOT,
 ): Promise<number> {
   validateFlags(flags);
   const dataDir = path.resolve(flags.dataDir);
@@ -216,7 +217,7 @@ export async function runUp(
   };
   try {
     let url = `http://127.0.0.1:${flags.port}`;
-    for (const spec of childSpecs(flags)) {
+    for (const spec of childSpecs(flags, root)) {
       const child = new Supervised(spec, path.join(logDir, `${spec.name.replace(/\s+/g, '-')}.log`));
       running.push(child);
       io.err(

@@ -183,6 +183,10 @@ describe('table printer', () => {
     });
     assert.equal(p.print([ns('default')], false), 'NAME      STATUS   AGE\ndefault   Active   1s\n');
     assert.equal(p.printEvent('ADDED', ns('a')), 'a         Active   1s\n');
+    const empty = createPrinter(undefined, { kind: kind('ns'), now: NOW });
+    assert.equal(empty.print([], false), 'NAME   STATUS   AGE\n');
+    const fresh = createPrinter(undefined, { kind: kind('ns'), now: NOW });
+    assert.equal(fresh.printEvent('ADDED', ns('a')), 'NAME   STATUS   AGE\na      Active   1s\n');
   });
 
   test('formatTable pads every column but the last', () => {

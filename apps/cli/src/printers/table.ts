@@ -39,7 +39,9 @@ export class TablePrinter implements Printer {
     return text;
   }
 
+  /** A row aligned with the rows printed before; the first one of an empty list brings the header. */
   printEvent(_type: string, obj: KubeObject): string {
+    if (!this.widths) return this.print([obj]);
     const { text, widths } = formatTable([this.row(obj)], this.widths);
     this.widths = widths;
     return text;
