@@ -15,6 +15,8 @@ command -v conmon >/dev/null || need+=(conmon)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v ip >/dev/null || need+=(iproute2)
 command -v git >/dev/null || need+=(git)
+# libs/oci makes whiteout devices and sets xattrs through a python3 helper (Node can do neither).
+[ -x /usr/bin/python3 ] || need+=(python3-minimal)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}" >&2
   if [ "$(id -u)" != 0 ]; then echo "error: missing packages (${need[*]}); run as root or install them" >&2; exit 1; fi
