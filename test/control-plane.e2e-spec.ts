@@ -350,6 +350,45 @@ describe('control plane over a real Redis', () => {
     }
   });
 
+  test('lists page with limit and continue; a watch on one object ends at timeoutSeconds', async () => {
+    for (let i = 0; i < 5; i++)
+      await k.post(`${NS}/configmaps`, configMap(`page-${i}`, { a: '1' }, { page: 'yes' }));
+    const names: string[] = [];
+    let cont = '';
+    let pages = 0;
+    do {
+      const r = await k.get(
+        `${NS}/configmaps?labelSelector=page%3Dyes&limit=2${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`,
+      );
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.ok(r.body.items.length <= 2);
+      names.push(...r.body.items.map((i: any) => i.metadata.name));
+      cont = r.body.metadata.continue ?? '';
+      pages++;
+    } while (cont && pages < 10);
+    assert.deepEqual(names.sort(), ['page-0', 'page-1', 'page-2', 'page-3', 'page-4']);
+    assert.ok(pages >= 3);
+
+    const w = await openWatch(cp.url, cp.token, `${NS}/configmaps/page-1?watch=true`);
+    try {
+      const first = await w.next(10_000);
+      assert.deepEqual([first?.type, first?.object.metadata.name], ['ADDED', 'page-1']);
+      await k.patch(`${NS}/configmaps/page-2`, { data: { a: '2' } });
+      await k.patch(`${NS}/configmaps/page-1`, { data: { a: '2' } });
+      const second = await w.next(10_000);
+      assert.deepEqual([second?.type, second?.object.metadata.name], ['MODIFIED', 'page-1']);
+    } finally {
+      w.close();
+    }
+    const timed = await openWatch(cp.url, cp.token, `${NS}/configmaps?watch=true&timeoutSeconds=1`);
+    try {
+      await timed.ended; // the server ends the stream by itself
+      assert.ok(timed.events.every((e) => e.type === 'ADDED'));
+    } finally {
+      timed.close();
+    }
+  });
+
   test('a watch from a compacted resourceVersion gets HTTP 200 and one ERROR 410 Expired event', async () => {
     const early = (await k.post(`${NS}/configmaps`, configMap('old-1'))).body.metadata.resourceVersion;
     for (let i = 2; i <= 4; i++) await k.post(`${NS}/configmaps`, configMap(`old-${i}`));

@@ -38,7 +38,11 @@ export class AppModule {
           },
           onOp: (op, _kind, ms, ok, reason) =>
             deps.metrics.observeStoreOp(op, ok ? 'ok' : (reason ?? 'error'), ms / 1000),
-          onStateChange: (state, detail) => deps.logger.info({ redis: state, detail }, `redis ${state}`),
+          onStateChange: (state, detail) =>
+            deps.logger[state === 'ready' || state === 'end' ? 'info' : 'warn'](
+              { redis: state, detail },
+              `redis ${state}`,
+            ),
         }),
         MetricsModule.forRoot(deps.metrics),
         AuthModule.forRoot(deps.tokens),

@@ -66,7 +66,7 @@ export class ResourceController {
         throw new ApiError('MethodNotAllowed', `${req.method} is not allowed on ${path}`);
       const doc =
         route.doc === 'api'
-          ? apiVersions(`${req.hostname}`)
+          ? apiVersions(req.host)
           : route.doc === 'apis'
             ? apiGroupList()
             : route.doc === 'group'
