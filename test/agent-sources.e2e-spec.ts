@@ -288,6 +288,55 @@ describe(
       await k.delete('/api/v1/namespaces/default/pods/mirrored');
     });
 
+    test('image GC: past the threshold, images no pod uses are removed, images in use stay', async () => {
+      const gcNode = `${node}-gc`;
+      const gcAgent = await startAgent({
+        server: cp.url,
+        token: cp.token,
+        nodeName: gcNode,
+        extraArgs: ['--image-gc-threshold', '1', '--image-gc-interval', '1s'],
+      });
+      try {
+        const other = (
+          await buildBusyboxImage(plain, 'src/other', 'v1', {
+            extraLayers: [{ files: { 'other.txt': 'o' } }],
+          })
+        ).ref;
+        const mk = (name: string, img: string) =>
+          create({
+            apiVersion: 'v1',
+            kind: 'Pod',
+            metadata: { name, namespace: 'default' },
+            spec: {
+              nodeName: gcNode,
+              terminationGracePeriodSeconds: 1,
+              containers: [{ name: 'main', image: img, command: ['sleep', '3600'] }],
+            },
+          });
+        await mk('gc-keep', image);
+        await mk('gc-drop', other);
+        await running('gc-keep');
+        await running('gc-drop');
+        const list = async () => {
+          const r = await fetch(`${gcAgent.url}/images`, {
+            headers: { authorization: `Bearer ${cp.token}` },
+          });
+          return ((await r.json()) as { images: { names: string[] }[] }).images.flatMap((i) => i.names);
+        };
+        assert.ok((await list()).includes(other), 'both images present while used');
+        await k.delete('/api/v1/namespaces/default/pods/gc-drop');
+        await waitFor('the unused image to be collected', async () => !(await list()).includes(other));
+        assert.ok((await list()).includes(image), 'the image in use stays');
+        await waitFor('node status lists its images', async () => {
+          const m = (await k.get(`/api/v1/nodes/${gcNode}`)).body;
+          return (m.status.images ?? []).some((i: { names: string[] }) => i.names.includes(image));
+        });
+        await k.delete('/api/v1/namespaces/default/pods/gc-keep');
+      } finally {
+        await gcAgent.stop();
+      }
+    });
+
     test('bad flags stop the agent at boot with one line naming the flag', () => {
       const bin = path.join(__dirname, '..', '..', 'bin', 'berth-agent');
       const cases: [string[], RegExp][] = [

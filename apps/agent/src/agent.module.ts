@@ -7,7 +7,7 @@ import pino, { type Logger } from 'pino';
 import { AgentConfig, splitHostPort } from './config/config';
 import { hostInfo } from './node/host-info';
 import { NodeService } from './node/node.service';
-import { podKey, containerId } from './pods/container-config';
+import { containerId, imagesInUse, podKey } from './pods/container-config';
 import { EventRecorder } from './pods/events';
 import { PodController } from './pods/pod-controller';
 import { PodSyncer } from './pods/pod-syncer';
@@ -119,6 +119,8 @@ export class AgentLifecycle {
   syncer?: PodSyncer;
   controller?: PodController;
   server?: AgentServer;
+  private gcTimer?: NodeJS.Timeout;
+  private gcRunning = false;
 
   constructor(
     @Inject(AGENT_CONFIG) private readonly cfg: ResolvedAgentConfig,
@@ -170,6 +172,8 @@ export class AgentLifecycle {
       info,
       heartbeatIntervalMs: cfg.heartbeatIntervalMs,
       log,
+      images: async () =>
+        (await this.images.list()).map((i) => ({ names: [i.repoDigest, i.reference], sizeBytes: i.size })),
     });
     await this.node.register();
     this.node.start();
@@ -195,7 +199,39 @@ export class AgentLifecycle {
       log,
     });
     await this.controller.start();
+    if (cfg.imageGcThresholdBytes > 0) {
+      this.gcTimer = setInterval(() => void this.collectImages(), cfg.imageGcIntervalMs);
+      this.gcTimer.unref();
+    }
     log.info({ node: cfg.nodeName, endpoint: `${host}:${boundPort}`, dataDir: cfg.dataDir }, 'agent ready');
+  }
+
+  /** Image GC: when blobs + layers pass the threshold, removes images no pod on this node uses. */
+  async collectImages(): Promise<void> {
+    if (!this.syncer || this.gcRunning) return;
+    this.gcRunning = true;
+    try {
+      const inUse = imagesInUse(this.syncer.cache.values());
+      const threshold = this.cfg.imageGcThresholdBytes;
+      const r = await this.images.gc(inUse, {
+        thresholdBytes: threshold,
+        targetBytes: Math.floor(threshold * 0.8),
+      });
+      if (r.removedImages.length)
+        this.log.info(
+          {
+            removed: r.removedImages,
+            layers: r.removedLayers.length,
+            before: r.usageBefore,
+            after: r.usageAfter,
+          },
+          'image garbage collection',
+        );
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'image garbage collection failed');
+    } finally {
+      this.gcRunning = false;
+    }
   }
 
   private findContainer(ns: string, name: string, container: string | undefined) {
@@ -221,6 +257,7 @@ export class AgentLifecycle {
   }
 
   async stop(): Promise<void> {
+    if (this.gcTimer) clearInterval(this.gcTimer);
     await this.controller?.stop();
     await this.node?.stop();
     await this.server?.close();

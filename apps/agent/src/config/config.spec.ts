@@ -52,6 +52,7 @@ describe('agent flags', () => {
     assert.equal(c.restartInitialDelayMs, 200);
     assert.equal(c.restartMaxDelayMs, 2000);
     assert.equal(c.restartResetAfterMs, 60_000);
+    assert.equal(parseAgentFlags([...base, '--image-gc-threshold', '1Gi']).imageGcThresholdBytes, 1024 ** 3);
   });
 
   test('bad values fail with one line naming the flag', () => {
@@ -68,6 +69,7 @@ describe('agent flags', () => {
       [[...base, '--bogus', '1'], /^unknown flag "--bogus"/],
       [['--server', 'http://x:1'], /^--token-file or --token: required/],
       [[...base, '--data-dir'], /^--data-dir: needs a value/],
+      [[...base, '--image-gc-threshold', 'lots'], /^--image-gc-threshold: must be a size/],
     ];
     for (const [argv, re] of cases) {
       assert.throws(

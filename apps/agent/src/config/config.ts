@@ -14,6 +14,7 @@ import {
   validateSync,
 } from 'class-validator';
 import { parse as parseYaml } from 'yaml';
+import { tryParseQuantity } from '@berth/api';
 
 /**
  * The agent's settings: command-line flags, optionally a YAML file (--config) with the same
@@ -77,6 +78,15 @@ export class AgentConfig {
   @IsIn(['json', 'pretty'], { message: 'must be json or pretty' })
   logFormat: 'json' | 'pretty' = 'json';
 
+  /** Image GC runs when blobs + layers use more than this many bytes (0 turns it off). */
+  @IsInt()
+  @Min(0)
+  imageGcThresholdBytes = 20 * 1024 ** 3;
+
+  @IsInt()
+  @Min(1000)
+  imageGcIntervalMs = 60_000;
+
   /** Pods this node accepts (capacity.pods). */
   @IsInt()
   @Min(1)
@@ -85,7 +95,7 @@ export class AgentConfig {
 
 export class FlagError extends Error {}
 
-type Kind = 'string' | 'duration' | 'int' | 'list' | 'mirror';
+type Kind = 'string' | 'duration' | 'int' | 'list' | 'mirror' | 'quantity';
 
 interface Setting {
   flag: string;
@@ -109,6 +119,8 @@ const SETTINGS: Setting[] = [
   { flag: '--heartbeat-interval', key: 'heartbeatIntervalMs', kind: 'duration' },
   { flag: '--log-format', key: 'logFormat', kind: 'string' },
   { flag: '--max-pods', key: 'maxPods', kind: 'int' },
+  { flag: '--image-gc-threshold', key: 'imageGcThresholdBytes', kind: 'quantity' },
+  { flag: '--image-gc-interval', key: 'imageGcIntervalMs', kind: 'duration' },
 ];
 
 /** The YAML key of each setting: the flag in camelCase, without the Ms suffix of durations. */
@@ -122,8 +134,9 @@ export const USAGE = `usage: berth-agent --server URL (--token-file FILE | --tok
                    [--data-dir DIR] [--listen HOST:PORT] [--runtime runc|crun]
                    [--registry-mirror REGISTRY=URL]... [--insecure-registry HOST[:PORT]]...
                    [--restart-initial-delay DUR] [--restart-max-delay DUR] [--restart-reset-after DUR]
-                   [--heartbeat-interval DUR] [--max-pods N] [--log-format json|pretty] [--config FILE]
-  DUR is a number with a unit: 500ms, 1s, 5m, 1h. The YAML file (--config) takes the same settings
+                   [--heartbeat-interval DUR] [--max-pods N] [--image-gc-threshold SIZE]
+                   [--image-gc-interval DUR] [--log-format json|pretty] [--config FILE]
+  DUR is a number with a unit: 500ms, 1s, 5m, 1h; SIZE a quantity: 10Gi, 500Mi (0: no image GC). The YAML file (--config) takes the same settings
   in camelCase (server, tokenFile, nodeName, dataDir, registryMirrors: {docker.io: [URL]},
   insecureRegistries: [HOST:PORT], runtime, listen, restartInitialDelay: 1s, ...); flags win.`;
 
@@ -168,6 +181,12 @@ function apply(raw: Raw, s: Setting, value: unknown, where: string): void {
       const n = typeof value === 'number' ? value : /^\d+$/.test(String(value)) ? Number(value) : NaN;
       if (!Number.isInteger(n)) fail(`must be a whole number (got "${String(value)}")`);
       raw[s.key] = n;
+      return;
+    }
+    case 'quantity': {
+      const q = tryParseQuantity(typeof value === 'number' ? value : String(value));
+      if (q === undefined || q < 0) fail(`must be a size such as 10Gi or 500Mi (got "${String(value)}")`);
+      raw[s.key] = Math.round(q!);
       return;
     }
     case 'duration': {

@@ -8,6 +8,8 @@ export interface NodeServiceOptions {
   client: BerthClient;
   info: HostInfo;
   heartbeatIntervalMs: number;
+  /** The node's images for status.images (Kubernetes lists them there). */
+  images?: () => Promise<{ names: string[]; sizeBytes?: number }[]>;
   log: { info(o: object, m: string): void; warn(o: object, m: string): void };
 }
 
@@ -76,6 +78,7 @@ export class NodeService {
 
   private async writeStatus(node: KubeObject): Promise<KubeObject> {
     const status: NodeStatusV1 = buildNodeStatus(this.opts.info, new Date(), this.readySince);
+    if (this.opts.images) status.images = await this.opts.images().catch(() => node.status?.images ?? []);
     // keep what others wrote (e.g. images) unless we set it
     const next = { ...node, status: { ...(node.status ?? {}), ...status } };
     delete next.metadata.managedFields;

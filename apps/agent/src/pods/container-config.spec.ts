@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import {
   containerId,
   expandVars,
+  imagesInUse,
   mapContainer,
   PodConfigError,
   pullPolicyOf,
@@ -179,5 +180,9 @@ describe('container config mapping', () => {
       },
     );
     assert.equal(expandVars('$(X) $(Y) $$(X)', new Map([['X', '1']])), '1 $(Y) $(X)');
+    assert.deepEqual(
+      [...imagesInUse([pod({ image: 'busybox' }), pod({ image: '127.0.0.1:5000/a/b:v1' })])],
+      ['docker.io/library/busybox:latest', '127.0.0.1:5000/a/b:v1'],
+    );
   });
 });

@@ -7,6 +7,7 @@ import {
   type KubeObject,
   type PodSpecV1,
 } from '@berth/api';
+import { formatReference, parseReference } from '@berth/oci';
 import type { ContainerConfig, ImageRunConfig, VolumeMount } from '../runtime';
 
 /** A Pod as the agent reads it (typed spec/status). */
@@ -59,6 +60,20 @@ export function configMapData(cm: KubeObject): Record<string, string> {
   const out: Record<string, string> = { ...((cm.data ?? {}) as Record<string, string>) };
   for (const [k, v] of Object.entries((cm.binaryData ?? {}) as Record<string, string>))
     out[k] = Buffer.from(v, 'base64').toString('utf8');
+  return out;
+}
+
+/** Normalised references (docker.io/library/busybox:latest) of every image the pods use; for image GC. */
+export function imagesInUse(pods: Iterable<Pod>): Set<string> {
+  const out = new Set<string>();
+  for (const p of pods)
+    for (const c of [...(p.spec.containers ?? []), ...(p.spec.initContainers ?? [])]) {
+      try {
+        out.add(formatReference(parseReference(c.image)));
+      } catch {
+        out.add(c.image);
+      }
+    }
   return out;
 }
 

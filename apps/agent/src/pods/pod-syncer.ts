@@ -1,14 +1,7 @@
 import path from 'node:path';
 import { ApiError, kindFor, type ContainerV1, type KubeObject, type PodStatusV1 } from '@berth/api';
 import type { BerthClient } from '@berth/client';
-import {
-  normalizeRegistryHost,
-  parseDockerConfig,
-  parseReference,
-  type Credentials,
-  type ImageRecord,
-  type ImageService,
-} from '@berth/oci';
+import { pickCredentials, type Credentials, type ImageRecord, type ImageService } from '@berth/oci';
 import { ContainerConfigError, readFileInRoot, resolveUserFrom, type ImageRunConfig } from '../runtime';
 import type { ContainerRecord, ContainerSupervisor, RestartPolicy } from '../supervisor';
 import { VolumeError, type PreparedPod, type VolumeManager } from '../volumes/volumes';
@@ -301,20 +294,18 @@ export class PodSyncer {
     }
   }
 
-  /** Credentials for the image's registry from the pod's imagePullSecrets (dockerconfigjson). */
+  /** Credentials for the image's registry from the pod's imagePullSecrets (dockerconfigjson); malformed ones are skipped. */
   private async pullCredentials(pod: Pod, image: string): Promise<Credentials | undefined> {
     const names = (pod.spec.imagePullSecrets ?? []).map((s) => s.name).filter((n): n is string => !!n);
     if (!names.length) return undefined;
-    const host = normalizeRegistryHost(parseReference(image).domain);
+    const configs: string[] = [];
     for (const name of names) {
       const secret = await this.getOptional(SECRETS, pod.metadata.namespace, name);
       if (!secret || secret.type !== 'kubernetes.io/dockerconfigjson') continue;
       const json = secretData(secret)['.dockerconfigjson'];
-      if (!json) continue;
-      const creds = parseDockerConfig(json)[host];
-      if (creds) return creds;
+      if (json) configs.push(json);
     }
-    return undefined;
+    return pickCredentials(image, configs);
   }
 
   private async getOptional(
