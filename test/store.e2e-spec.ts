@@ -44,15 +44,27 @@ class Watcher {
   constructor(store: RedisStore, k: KindInfo, opts: Parameters<RedisStore['watch']>[1]) {
     this.it = store.watch(k, opts, this.ac.signal)[Symbol.asyncIterator]();
   }
+  /** The it.next() in flight: kept across timeouts so no event is lost to an abandoned call. */
+  private pending: Promise<IteratorResult<WatchEvent>> | undefined;
+  /** Starts the watch (the generator runs only when asked for an event). */
+  prime(): void {
+    this.pending ??= this.it.next();
+    this.pending.catch(() => undefined);
+  }
   async next(timeoutMs = 5000): Promise<WatchEvent> {
+    this.prime();
     let t: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, rej) => {
       t = setTimeout(() => rej(new Error(`no watch event within ${timeoutMs} ms`)), timeoutMs);
     });
     try {
-      const r = await Promise.race([this.it.next(), timeout]);
+      const r = await Promise.race([this.pending as Promise<IteratorResult<WatchEvent>>, timeout]);
+      this.pending = undefined;
       if (r.done) throw new Error('watch ended');
       return r.value;
+    } catch (e) {
+      if (!String(e).includes('no watch event')) this.pending = undefined;
+      throw e;
     } finally {
       clearTimeout(t);
     }
@@ -685,24 +697,40 @@ describe('RedisStore against a real redis-server', () => {
     }
   });
 
-  test('a hundred watchers share one reader connection and all see each change', async () => {
-    const s = open();
+  test('a hundred watchers of several kinds share one reader connection and all see each change', async () => {
+    const s = open({ watchBlockMs: 5000 });
     await s.ensureNamespace('default');
     const clientsBefore = await clientCount(redis.url);
     const rv = await s.currentRevision();
-    const ws = Array.from({ length: 100 }, () => new Watcher(s, POD, { resourceVersion: rv }));
+    const pods = Array.from({ length: 60 }, () => new Watcher(s, POD, { resourceVersion: rv }));
+    const cms: Watcher[] = [];
     try {
       const p = s.create(POD, pod('fan'));
-      const got = await Promise.all(ws.map((w) => w.take(1)));
+      const got = await Promise.all(pods.map((w) => w.take(1)));
       await p;
       for (const g of got) assert.deepEqual(brief(g), ['ADDED fan']);
-      assert.equal(s.watcherCounts().pods, 100);
+      // A kind watched for the first time while the reader is blocked on the other one.
+      const rv2 = await s.currentRevision();
+      for (let i = 0; i < 40; i++) cms.push(new Watcher(s, CM, { resourceVersion: rv2 }));
+      for (const w of cms) w.prime();
+      while (s.watcherCounts().configmaps !== 40) await new Promise((r) => setTimeout(r, 20));
+      await s.create(CM, {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'fan-cm', namespace: 'default' },
+      });
+      await s.create(POD, pod('fan2'));
+      for (const g of await Promise.all(cms.map((w) => w.take(1))))
+        assert.deepEqual(brief(g), ['ADDED fan-cm']);
+      for (const g of await Promise.all(pods.map((w) => w.take(1))))
+        assert.deepEqual(brief(g), ['ADDED fan2']);
+      assert.deepEqual(s.watcherCounts(), { pods: 60, configmaps: 40 });
       assert.ok(
         (await clientCount(redis.url)) - clientsBefore <= 1,
         'at most one extra connection for 100 watchers',
       );
     } finally {
-      for (const w of ws) w.stop();
+      for (const w of [...pods, ...cms]) w.stop();
     }
   });
 

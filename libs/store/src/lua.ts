@@ -123,7 +123,15 @@ end
 return {'ok', redis.call('XRANGE', KEYS[1], '(' .. ARGV[1] .. '-0', '+', 'COUNT', ARGV[2])}
 `;
 
-/** KEYS: 1 rev, 2 last-entry hash.  ARGV: 1 resource.  Returns {global rev, newest entry of the stream}. */
+/**
+ * KEYS: 1 rev, 2 last-entry hash.  ARGV: resources.
+ * Returns {global rev, newest entry of each resource's stream ('0' if none)...}.
+ */
 export const PROGRESS_LUA = `
-return {redis.call('GET', KEYS[1]) or '0', redis.call('HGET', KEYS[2], ARGV[1]) or '0'}
+local out = {redis.call('GET', KEYS[1]) or '0'}
+if #ARGV > 0 then
+  local last = redis.call('HMGET', KEYS[2], unpack(ARGV))
+  for i = 1, #ARGV do out[#out + 1] = last[i] or '0' end
+end
+return out
 `;

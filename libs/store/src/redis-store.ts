@@ -126,7 +126,7 @@ interface Scripts {
     after: string,
     count: number,
   ): Promise<['ok', [string, string[]][]] | ['gone', string]>;
-  berthProgress(rev: string, last: string, resource: string): Promise<[string, string]>;
+  berthProgress(rev: string, last: string, ...resources: string[]): Promise<string[]>;
 }
 type Conn = Redis & Scripts;
 
@@ -154,7 +154,7 @@ export class RedisStore implements ResourceStore {
   readonly keys: Keys;
   private readonly redis: Conn;
   private readonly readers: Redis[] = [];
-  private readonly hubs = new Map<string, StreamHub>();
+  private hubInstance: StreamHub | undefined;
   private readonly maxLen: number;
   private readonly connectWaitMs: number;
   private readonly onOp?: StoreOpHook;
@@ -527,7 +527,7 @@ export class RedisStore implements ResourceStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const h of this.hubs.values()) h.close();
+    this.hubInstance?.close();
     for (const r of this.readers) r.disconnect();
     try {
       await this.redis.quit();
@@ -794,19 +794,19 @@ export class RedisStore implements ResourceStore {
   // ------------------------------------------------------------------------------------------
   // watch
 
-  private hub(kind: KindInfo): StreamHub {
-    let h = this.hubs.get(kind.resource);
-    if (!h) {
-      let conn: Redis | undefined;
+  /** The store's single watch reader (created with the first watch). */
+  private hub(): StreamHub {
+    if (!this.hubInstance) {
+      let conn: Conn | undefined;
       const blockMs = this.opts.watchBlockMs ?? 2000;
-      h = new StreamHub({
-        connection: async () => {
+      this.hubInstance = new StreamHub({
+        reader: async () => {
           if (!conn) {
             conn = defineScripts(
               this.redis.duplicate({
                 commandTimeout: blockMs + 5000,
                 enableOfflineQueue: false,
-                connectionName: `berth-watch-${kind.resource}`,
+                connectionName: 'berth-watch',
               }),
             );
             this.watchErrors(conn);
@@ -815,15 +815,16 @@ export class RedisStore implements ResourceStore {
           await this.whenReady(conn);
           return conn;
         },
-        stream: this.keys.stream(kind),
-        resource: kind.resource,
+        main: async () => {
+          await this.whenReady(this.redis);
+          return this.redis;
+        },
         revKey: this.keys.rev,
         lastKey: this.keys.last,
         blockMs,
       });
-      this.hubs.set(kind.resource, h);
     }
-    return h;
+    return this.hubInstance;
   }
 
   /**
@@ -852,7 +853,8 @@ export class RedisStore implements ResourceStore {
     if (signal.aborted || this.closed) return;
     const sink = new WatchSink(this.opts.watchBufferLimit ?? 10_000);
     let failure: string | undefined;
-    const hub = this.hub(kind);
+    const hub = this.hub();
+    const stream = this.keys.stream(kind);
     const matches = (o: KubeObject) =>
       (!sel.namespace || o.metadata.namespace === sel.namespace) &&
       (!sel.labels || matchLabels(sel.labels, o.metadata.labels)) &&
@@ -871,7 +873,7 @@ export class RedisStore implements ResourceStore {
     try {
       try {
         await this.whenReady(this.redis);
-        await hub.add(sink);
+        await hub.add(stream, kind.resource, sink);
       } catch (e) {
         throw toApiError(e, this.lastConnError);
       }
@@ -892,7 +894,7 @@ export class RedisStore implements ResourceStore {
         for (;;) {
           let res;
           try {
-            res = await this.redis.berthReplay(this.keys.stream(kind), String(last), 1000);
+            res = await this.redis.berthReplay(stream, String(last), 1000);
           } catch (e) {
             throw toApiError(e, this.lastConnError);
           }
@@ -946,7 +948,7 @@ export class RedisStore implements ResourceStore {
       failure = ae.reason;
       throw ae;
     } finally {
-      hub.remove(sink);
+      hub.remove(stream, sink);
       // One 'watch' operation per watch, timed over its whole life.
       this.onOp?.('watch', kind.kind, performance.now() - t0, !failure, failure);
     }
@@ -954,9 +956,7 @@ export class RedisStore implements ResourceStore {
 
   /** Watchers currently attached in this process, per resource (for metrics and tests). */
   watcherCounts(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const [r, h] of this.hubs) out[r] = h.watchers;
-    return out;
+    return this.hubInstance?.counts() ?? {};
   }
 }
 

@@ -88,110 +88,158 @@ export class WatchSink {
   }
 }
 
+type ProgressFn = (rev: string, last: string, ...resources: string[]) => Promise<string[]>;
+/** A connection with the store's scripts defined. */
+export type HubConnection = Redis & { berthProgress: ProgressFn };
+
 export interface HubOptions {
-  /** Opens (or returns) this hub's reader connection, ready for commands. */
-  connection: () => Promise<Redis>;
-  stream: string;
-  /** Resource name (field of the last-entry hash). */
-  resource: string;
+  /** Opens (or returns) the hub's reader connection, ready for commands. */
+  reader: () => Promise<HubConnection>;
+  /** The store's main connection (for positions and waking the reader), ready for commands. */
+  main: () => Promise<HubConnection>;
   revKey: string;
   lastKey: string;
   blockMs: number;
 }
 
-type ProgressConn = Redis & {
-  berthProgress(rev: string, last: string, resource: string): Promise<[string, string]>;
-};
+/** The watchers of one kind's stream and how far the hub has read it. */
+interface Feed {
+  stream: string;
+  resource: string;
+  sinks: Set<WatchSink>;
+  /** Revision of the last entry read (entries after it are still to come). */
+  pos: number;
+  /** Resolves once pos is known; the loop reads only feeds whose position is known. */
+  ready?: Promise<void>;
+  active: boolean;
+}
 
 /**
- * One XREAD BLOCK loop per kind, fanned out to every watcher of that kind in this process, so a
- * hundred watchers cost one blocked connection. The loop runs while it has watchers. A watcher
- * added while it runs receives every entry after the hub's position at that moment (`pos`),
- * which is never newer than what the watcher's own list or replay then reads.
- * When the loop's connection fails every watcher is failed; the next watcher restarts the loop.
+ * One XREAD BLOCK loop per store over every watched kind's stream, fanned out to every watcher in
+ * this process: a hundred watchers of any kinds cost one blocked connection. A watcher added
+ * to a feed receives every entry after the feed's position at that moment (`pos`), which is never
+ * newer than what the watcher's own list or replay then reads. A feed that gains its first watcher
+ * learns its position from the main connection and wakes the blocked reader (CLIENT UNBLOCK) so
+ * the next XREAD includes it. When the reader fails, every watcher fails (they resume from their
+ * last resourceVersion); the next watcher restarts the loop.
  */
 export class StreamHub {
-  private sinks = new Set<WatchSink>();
+  private feeds = new Map<string, Feed>();
   private running = false;
-  private ready: Promise<void> = Promise.resolve();
-  private pos = 0;
   private closed = false;
+  private readerId: number | undefined;
 
   constructor(private readonly o: HubOptions) {}
 
-  get watchers(): number {
-    return this.sinks.size;
+  /** Watchers per resource. */
+  counts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const f of this.feeds.values()) if (f.sinks.size) out[f.resource] = f.sinks.size;
+    return out;
   }
 
-  /** Registers a sink; resolves once the hub knows its position (rejects if Redis fails). */
-  async add(sink: WatchSink): Promise<void> {
+  /** Registers a sink for a stream; resolves once the feed's position is known (rejects if Redis fails). */
+  async add(stream: string, resource: string, sink: WatchSink): Promise<void> {
     if (this.closed) throw new Error('store is closed');
-    this.sinks.add(sink);
-    if (!this.running) this.start();
-    await this.ready;
+    let f = this.feeds.get(stream);
+    if (!f) {
+      f = { stream, resource, sinks: new Set(), pos: 0, active: false };
+      this.feeds.set(stream, f);
+    }
+    f.sinks.add(sink);
+    if (!f.ready) {
+      const feed = f;
+      feed.ready = (async () => {
+        const main = await this.o.main();
+        const [, last] = await main.berthProgress(this.o.revKey, this.o.lastKey, resource);
+        feed.pos = Number(last);
+        feed.active = true;
+      })();
+      feed.ready.catch(() => {
+        if (this.feeds.get(stream) === feed) this.feeds.delete(stream);
+      });
+      await feed.ready;
+      if (!this.running) this.start();
+      else void this.wake();
+      return;
+    }
+    await f.ready;
   }
 
-  remove(sink: WatchSink): void {
-    this.sinks.delete(sink);
+  remove(stream: string, sink: WatchSink): void {
+    this.feeds.get(stream)?.sinks.delete(sink);
   }
 
   close(): void {
     this.closed = true;
-    for (const s of this.sinks) s.fail(new Error('store is closed'));
-    this.sinks.clear();
+    for (const f of this.feeds.values()) for (const s of f.sinks) s.fail(new Error('store is closed'));
+    this.feeds.clear();
+  }
+
+  /** Interrupts the reader's XREAD so the next one includes new feeds. Best effort. */
+  private async wake(): Promise<void> {
+    const id = this.readerId;
+    if (id === undefined) return;
+    try {
+      const main = await this.o.main();
+      await main.client('UNBLOCK', id);
+    } catch {
+      // The reader then includes the new feed after its current XREAD times out.
+    }
   }
 
   private start(): void {
     this.running = true;
-    let ok!: () => void;
-    let fail!: (e: unknown) => void;
-    this.ready = new Promise<void>((res, rej) => {
-      ok = res;
-      fail = rej;
-    });
-    this.ready.catch(() => undefined);
-    void this.loop(ok, fail);
+    void this.loop();
   }
 
-  private async loop(ok: () => void, fail: (e: unknown) => void): Promise<void> {
+  private async loop(): Promise<void> {
     try {
-      const conn = (await this.o.connection()) as ProgressConn;
-      const [, last] = await conn.berthProgress(this.o.revKey, this.o.lastKey, this.o.resource);
-      this.pos = Number(last);
-      ok();
+      const conn = await this.o.reader();
       for (;;) {
-        if (this.sinks.size === 0 || this.closed) {
+        for (const [k, f] of this.feeds) if (f.sinks.size === 0 && f.active) this.feeds.delete(k);
+        const active = [...this.feeds.values()].filter((f) => f.active);
+        if (this.closed || active.length === 0) {
           this.running = false;
           return;
         }
+        if (this.readerId === undefined) this.readerId = Number(await conn.client('ID'));
         const res = (await conn.xread(
           'COUNT',
           1000,
           'BLOCK',
           this.o.blockMs,
           'STREAMS',
-          this.o.stream,
-          `${this.pos}-0`,
+          ...active.map((f) => f.stream),
+          ...active.map((f) => `${f.pos}-0`),
         )) as [string, [string, string[]][]][] | null;
         if (!res) {
-          // Nothing new: if the stream's newest entry is still ours, every revision up to the
-          // global one is delivered for this kind, so watchers may bookmark it.
-          const [rev, newest] = await conn.berthProgress(this.o.revKey, this.o.lastKey, this.o.resource);
-          if (Number(newest) <= this.pos) for (const s of this.sinks) s.push({ progress: Number(rev) });
+          // Nothing new (or woken): a feed whose stream has nothing after its position has seen
+          // every revision up to the global one, so its watchers may bookmark that.
+          const [rev, ...newest] = await conn.berthProgress(
+            this.o.revKey,
+            this.o.lastKey,
+            ...active.map((f) => f.resource),
+          );
+          active.forEach((f, i) => {
+            if (Number(newest[i]) <= f.pos) for (const s of f.sinks) s.push({ progress: Number(rev) });
+          });
           continue;
         }
-        for (const [, entries] of res) {
+        for (const [stream, entries] of res) {
+          const f = this.feeds.get(stream);
+          if (!f) continue;
           for (const [id, fields] of entries) {
             const change = parseEntry(id, fields);
-            this.pos = change.rev;
-            for (const s of this.sinks) s.push(change);
+            if (change.rev > f.pos) f.pos = change.rev;
+            for (const s of f.sinks) s.push(change);
           }
         }
       }
     } catch (e) {
-      fail(e);
-      for (const s of this.sinks) s.fail(e);
-      this.sinks.clear();
+      this.readerId = undefined;
+      for (const f of this.feeds.values()) for (const s of f.sinks) s.fail(e);
+      this.feeds.clear();
       this.running = false;
     }
   }
