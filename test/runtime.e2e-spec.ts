@@ -39,6 +39,7 @@ const APPLETS = [
   'true',
   'touch',
   'kill',
+  'tail',
 ];
 
 function sh(cmd: string, args: string[]): string {
@@ -409,6 +410,70 @@ describe(
         assert.deepEqual(await logLines(id, r.logPath), ['ignoring-term']);
         await assertGone(id, [r.pid!, monitor!]);
         await fs.rm(r.logPath, { force: true });
+      });
+
+      test('a container killed by the OOM killer at its memory limit is OOMKilled', async () => {
+        const id = newId('oom');
+        const c = spec(id, ['tail', '/dev/zero'], 'Never');
+        c.config.resources = { memoryLimitBytes: 32 * 1024 * 1024 };
+        await sup.run(c);
+        const r = await until(id, (x) => x.state === 'terminated');
+        assert.equal(r.exitCode, 137, JSON.stringify(r));
+        assert.equal(r.reason, 'OOMKilled');
+        await sup.stop(id, 1);
+        await assertGone(id, []);
+      });
+
+      test('agent restart: a new supervisor finds an exit that happened while none ran and keeps watching the rest', async () => {
+        const stateDir = path.join(tmp.path, 'sup-restart');
+        const make = () => {
+          const rt = new RuncRuntime({ stateDir: state });
+          const ex = new ExitWatcher(rt.exitDir, { pollMs: 3_600_000 });
+          const s = new ContainerSupervisor(
+            { runtime: rt, exits: ex, snapshots, mounter, bundles, cgroups },
+            { stateDir, backoff: { initialDelayMs: 100, maxDelayMs: 400, resetAfterMs: 600_000 } },
+          );
+          return { s, ex };
+        };
+        const waitGo = ['/bin/sh', '-c', 'while [ ! -e /go ]; do sleep 0.1; done; exit 4'];
+        const down = newId('down');
+        const up = newId('up');
+        const a = make();
+        await a.s.start();
+        await a.s.run(spec(down, waitGo, 'Never'));
+        await a.s.run(spec(up, waitGo, 'Always'));
+        const upPid = a.s.get(up)!.pid!;
+        a.s.close();
+        a.ex.stop(); // the agent is gone
+        await fs.writeFile(path.join(bundles.rootfs(down), 'go'), '');
+        for (let i = 0; i < 400 && (await runtime.state(down))?.status === 'running'; i++)
+          await new Promise((res) => setTimeout(res, 25));
+        assert.equal((await runtime.state(up))?.status, 'running');
+
+        const b = make();
+        try {
+          await b.s.start();
+          const deadline = Date.now() + 20_000;
+          while (b.s.get(down)?.state !== 'terminated' && Date.now() < deadline)
+            await new Promise((res) => setTimeout(res, 20));
+          assert.equal(b.s.get(down)?.state, 'terminated');
+          assert.equal(b.s.get(down)?.exitCode, 4);
+          assert.equal(b.s.get(up)?.state, 'running');
+          assert.equal(b.s.get(up)?.pid, upPid, 'the same process, untouched by the agent restart');
+          // and its exit is noticed by the new agent
+          await fs.writeFile(path.join(bundles.rootfs(up), 'go'), '');
+          while ((b.s.get(up)?.restartCount ?? 0) < 1 && Date.now() < deadline + 20_000)
+            await new Promise((res) => setTimeout(res, 20));
+          assert.equal(b.s.get(up)?.restartCount, 1);
+          assert.equal(b.s.get(up)?.lastState?.exitCode, 4);
+        } finally {
+          await b.s.stop(down, 1).catch(() => undefined);
+          await b.s.stop(up, 1).catch(() => undefined);
+          b.s.close();
+          b.ex.stop();
+        }
+        await assertGone(down, []);
+        await assertGone(up, [upPid]);
       });
 
       test('OnFailure: a clean exit is Completed and not restarted', async () => {

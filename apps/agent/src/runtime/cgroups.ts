@@ -52,6 +52,22 @@ export class CgroupCleaner {
     return out;
   }
 
+  /** OOM kills counted in the cgroup: v1 memory.oom_control `oom_kill`, or v2 memory.events. */
+  async oomKills(cgroupPath: string): Promise<number> {
+    const p = path.posix.normalize(`/${cgroupPath}`);
+    const candidates = [
+      path.join(this.mountRoot, 'memory', p, 'memory.oom_control'),
+      path.join(this.mountRoot, 'unified', p, 'memory.events'),
+      path.join(this.mountRoot, p, 'memory.events'),
+    ];
+    for (const f of candidates) {
+      const text = await fs.readFile(f, 'utf8').catch(() => undefined);
+      const m = text?.match(/^oom_kill (\d+)$/m);
+      if (m) return Number(m[1]);
+    }
+    return 0;
+  }
+
   /**
    * rmdir the container's cgroup (children first) in every hierarchy, then each empty parent up
    * to and including `parent`. Busy directories (processes still exiting) are retried for a while.

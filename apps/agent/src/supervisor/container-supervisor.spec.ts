@@ -145,12 +145,16 @@ function world(stateDir: string, clock = new FakeClock()) {
     remove: async (id: string) => void bundles.removed.push(id),
   };
   const cgroupsRemoved: string[] = [];
-  const cgroups = { remove: async (p: string) => void cgroupsRemoved.push(p) };
+  const oom = new Set<string>();
+  const cgroups = {
+    remove: async (p: string) => void cgroupsRemoved.push(p),
+    oomKills: async (p: string) => (oom.has(p) && !cgroupsRemoved.includes(p) ? 1 : 0),
+  };
   const sup = new ContainerSupervisor(
     { runtime, exits, snapshots, mounter, bundles, cgroups, clock },
     { stateDir, stopPollMs: 5 },
   );
-  return { sup, clock, exits, runtime, mounter, snapshots, specs, bundles, cgroupsRemoved };
+  return { sup, clock, exits, runtime, mounter, snapshots, specs, bundles, cgroupsRemoved, oom };
 }
 
 const container = (
@@ -324,6 +328,19 @@ describe('ContainerSupervisor', () => {
     await stopped;
     assert.ok(w.runtime.calls.includes('kill s2 SIGKILL'));
     assert.equal(w.sup.get('s2'), undefined);
+    await w.sup.idle();
+    w.sup.close();
+  });
+
+  test('an exit after an OOM kill in its cgroup is OOMKilled', async () => {
+    const w = world(dir());
+    await w.sup.start();
+    await w.sup.run(container('o1', 'Never'));
+    w.oom.add('/berth/uid-a/o1');
+    w.runtime.end('o1', 137);
+    const r = await until(w.sup, 'o1', (x) => x.state === 'terminated');
+    assert.equal(r.reason, 'OOMKilled');
+    assert.equal(r.exitCode, 137);
     await w.sup.idle();
     w.sup.close();
   });

@@ -38,6 +38,8 @@ export interface BundleWriter {
 
 export interface CgroupRemover {
   remove(cgroupPath: string): Promise<void>;
+  /** How often the kernel's OOM killer struck in this cgroup (optional). */
+  oomKills?(cgroupPath: string): Promise<number>;
 }
 
 export interface Clock {
@@ -327,8 +329,14 @@ export class ContainerSupervisor extends EventEmitter<{ status: [ContainerRecord
     reasonOverride?: string,
     message?: string,
   ): Promise<void> {
+    const cgroupPath = cgroupPathFor(rec.spec.config.podUID, rec.id, this.opts.spec?.cgroupParent);
     const finishedAt = exitedAt.toISOString();
-    const reason = reasonOverride ?? (exitCode === 0 ? 'Completed' : 'Error');
+    let reason = reasonOverride ?? (exitCode === 0 ? 'Completed' : 'Error');
+    // the cgroup still exists until runc delete: ask it whether the kernel OOM-killed the process
+    if (!reasonOverride && exitCode !== 0 && this.deps.cgroups.oomKills) {
+      const kills = await this.deps.cgroups.oomKills(cgroupPath).catch(() => 0);
+      if (kills > 0) reason = 'OOMKilled';
+    }
     const last: TerminatedState = { exitCode, reason, startedAt: rec.startedAt, finishedAt };
     const now = this.clock.now();
     const d = restartDecision(
@@ -343,11 +351,6 @@ export class ContainerSupervisor extends EventEmitter<{ status: [ContainerRecord
       now,
       this.opts.backoff ?? DEFAULT_BACKOFF,
     );
-    // the process is gone: drop runc's state and cgroups now, keep the rootfs until restart/stop
-    await this.deps.runtime.delete(rec.id, { force: true }).catch((e) => this.fail(e));
-    await this.deps.cgroups
-      .remove(cgroupPathFor(rec.spec.config.podUID, rec.id, this.opts.spec?.cgroupParent))
-      .catch((e) => this.fail(e));
     delete rec.pid;
     if (!d.restart) {
       Object.assign(rec, {
@@ -358,24 +361,28 @@ export class ContainerSupervisor extends EventEmitter<{ status: [ContainerRecord
         message,
         nextRestartAt: undefined,
       });
-      await this.changed(rec);
-      return;
+    } else {
+      rec.lastState = last;
+      rec.crashCount = d.crashCount;
+      Object.assign(rec, {
+        state: 'waiting',
+        reason: d.delayMs > 0 ? 'CrashLoopBackOff' : (reasonOverride ?? undefined),
+        message:
+          d.delayMs > 0
+            ? `back-off ${Math.round(d.delayMs / 1000)}s restarting failed container ${rec.spec.config.name}`
+            : message,
+        nextRestartAt: new Date(now + d.delayMs).toISOString(),
+      });
+      delete rec.exitCode;
+      delete rec.finishedAt;
     }
-    rec.lastState = last;
-    rec.crashCount = d.crashCount;
-    Object.assign(rec, {
-      state: 'waiting',
-      reason: d.delayMs > 0 ? 'CrashLoopBackOff' : (reasonOverride ?? undefined),
-      message:
-        d.delayMs > 0
-          ? `back-off ${Math.round(d.delayMs / 1000)}s restarting failed container ${rec.spec.config.name}`
-          : message,
-      nextRestartAt: new Date(now + d.delayMs).toISOString(),
-    });
-    delete rec.exitCode;
-    delete rec.finishedAt;
-    this.schedule(rec.id, d.delayMs);
+    // the timer's launch takes this container's lock, so it runs after the cleanup below
+    if (d.restart) this.schedule(rec.id, d.delayMs);
+    // record the exit before the runtime forgets it (runc delete also drops the exit file)
     await this.changed(rec);
+    // the process is gone: drop runc's state and cgroups now, keep the rootfs until restart/stop
+    await this.deps.runtime.delete(rec.id, { force: true }).catch((e) => this.fail(e));
+    await this.deps.cgroups.remove(cgroupPath).catch((e) => this.fail(e));
   }
 
   private schedule(id: string, delayMs: number): void {
