@@ -212,6 +212,7 @@ export async function runUp(
   const onSignal = (sig: NodeJS.Signals) => stopRequested(sig);
   signals.on('SIGINT', onSignal);
   signals.on('SIGTERM', onSignal);
+  signals.on('SIGHUP', onSignal);
   const stopAll = async () => {
     for (const c of [...running].reverse()) await c.stop(graceMs);
   };
@@ -261,6 +262,7 @@ export async function runUp(
   } finally {
     signals.off('SIGINT', onSignal);
     signals.off('SIGTERM', onSignal);
+    signals.off('SIGHUP', onSignal);
   }
 }
 
