@@ -734,6 +734,32 @@ describe('RedisStore against a real redis-server', () => {
     }
   });
 
+  test('a Redis that could lose acknowledged writes is reported as a warning', async () => {
+    const seen = async () => {
+      const states: string[] = [];
+      const s = open({
+        onStateChange: (state, detail) => states.push(`${state}${detail ? `: ${detail}` : ''}`),
+      });
+      await s.ping();
+      await new Promise((r) => setTimeout(r, 100));
+      await s.close();
+      return states;
+    };
+    assert.deepEqual(await seen(), ['ready']);
+    const admin = new Redis(redis.url);
+    try {
+      await admin.config('SET', 'appendfsync', 'everysec');
+      const states = await seen();
+      assert.ok(
+        states.some((x) => /^warning: Redis runs with appendfsync everysec/.test(x)),
+        states.join('\n'),
+      );
+    } finally {
+      await admin.config('SET', 'appendfsync', 'always');
+      admin.disconnect();
+    }
+  });
+
   test('listing 10,000 pods returns them all (time reported)', async (t) => {
     const s = open();
     const batch: Promise<KubeObject>[] = [];

@@ -58,7 +58,10 @@ export interface RedisStoreOptions {
   /** Events a watcher may fall behind before it is ended (default 10 000). */
   watchBufferLimit?: number;
   onOp?: StoreOpHook;
-  /** Called when the main connection changes state ('ready', 'reconnecting', 'error', 'end'). */
+  /**
+   * Called when the main connection changes state ('ready', 'reconnecting', 'error', 'end'), and
+   * with 'warning' when Redis is not configured to keep acknowledged writes (AOF, fsync always).
+   */
   onStateChange?: (state: string, detail?: string) => void;
 }
 
@@ -199,8 +202,27 @@ export class RedisStore implements ResourceStore {
         if (e.message !== lastErr) notify('error', (lastErr = e.message));
       });
       r.on('end', () => notify('end'));
+      r.on('ready', () => void this.checkDurability(r, notify));
     }
     this.redis = defineScripts(r);
+  }
+
+  /** Warns (through onStateChange) when Redis would lose acknowledged writes in a crash. */
+  private async checkDurability(r: Redis, notify: (state: string, detail?: string) => void): Promise<void> {
+    try {
+      const [, aof] = (await r.config('GET', 'appendonly')) as string[];
+      const [, fsync] = (await r.config('GET', 'appendfsync')) as string[];
+      if (aof !== 'yes') {
+        notify('warning', 'Redis runs with appendonly no: acknowledged writes are lost if it crashes');
+      } else if (fsync !== 'always') {
+        notify(
+          'warning',
+          `Redis runs with appendfsync ${fsync}: up to a second of acknowledged writes can be lost`,
+        );
+      }
+    } catch {
+      // CONFIG may be disabled (managed Redis); nothing to say then.
+    }
   }
 
   private watchErrors(r: Redis): void {
