@@ -36,7 +36,11 @@ export interface PodSyncerOptions {
   logDir: string;
   /** Image pull backoff (the same shape as the restart backoff). */
   pullBackoff: { initialDelayMs: number; maxDelayMs: number };
-  log: { info(o: object, m: string): void; warn(o: object, m: string): void };
+  log: {
+    info(o: object, m: string): void;
+    warn(o: object, m: string): void;
+    debug(o: object, m: string): void;
+  };
 }
 
 interface PullState {
@@ -135,17 +139,29 @@ export class PodSyncer {
     let requeue: number | undefined;
     const soonest = (ms: number) => (requeue = requeue === undefined ? ms : Math.min(requeue, ms));
     const containers = pod.spec.containers ?? [];
+    const timings: [string, number][] = [];
+    let t = Date.now();
+    const mark = (what: string) => {
+      const now = Date.now();
+      timings.push([what, now - t]);
+      t = now;
+    };
     // a new pod: say Pending/ContainerCreating before a pull that may take a while
-    if (
-      !pod.status?.containerStatuses &&
-      containers.some((c) => !this.o.supervisor.get(containerId(uid, c.name)))
-    ) {
+    const toPull = async () => {
+      for (const c of containers) {
+        if (this.o.supervisor.get(containerId(uid, c.name))) continue;
+        if (pullPolicyOf(c) === 'Always' || !(await this.o.images.get(c.image))) return true;
+      }
+      return false;
+    };
+    if (!pod.status?.containerStatuses && (await toPull())) {
       const early = containers.map((c) => ({
         name: c.name,
         image: c.image,
         record: this.o.supervisor.get(containerId(uid, c.name)),
       }));
       await this.writeStatus(pod, early);
+      mark('early-status');
     }
     let sources: PodSources | undefined;
     let prepared: PreparedPod | undefined;
@@ -164,6 +180,7 @@ export class PodSyncer {
         continue;
       }
       const got = await this.ensureImage(pod, c, id);
+      mark('image');
       if ('waiting' in got) {
         view.waiting = got.waiting;
         soonest(got.requeueAfterMs);
@@ -174,6 +191,7 @@ export class PodSyncer {
       try {
         sources ??= await this.fetchSources(pod);
         prepared ??= await this.o.volumes.prepare(pod, sources, this.o.hostIP);
+        mark('volumes');
         const config = mapContainer({
           pod,
           container: c,
@@ -192,6 +210,7 @@ export class PodSyncer {
           logPath: this.logPath(id),
         });
         view.record = started;
+        mark('start');
         this.announce(pod, c, started);
       } catch (e) {
         if (!(e instanceof PodConfigError || e instanceof VolumeError || e instanceof ContainerConfigError))
@@ -202,6 +221,9 @@ export class PodSyncer {
       }
     }
     await this.writeStatus(pod, views);
+    mark('status');
+    if (timings.length > 1)
+      this.o.log.debug({ pod: podKey(pod), ms: Object.fromEntries(timings) }, 'pod synced');
     return requeue === undefined ? undefined : { requeueAfterMs: requeue };
   }
 

@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { KeyToPathV1, PodSpecV1, VolumeV1 } from '@berth/api';
 
@@ -102,9 +103,7 @@ export class VolumeManager {
       volumes.set(v.name, await this.volume(dir, v, `spec.volumes[${i}]`, sources));
     const etc = path.join(dir, 'etc');
     await fs.mkdir(etc, { recursive: true });
-    const hostname = pod.spec.hostNetwork
-      ? (await fs.readFile('/etc/hostname', 'utf8').catch(() => '')).trim()
-      : '';
+    const hostname = pod.spec.hostNetwork ? os.hostname() : '';
     const name = hostname || pod.spec.hostname || pod.metadata.name || 'pod';
     const hosts = pod.spec.hostNetwork
       ? await fs.readFile(this.hostHosts, 'utf8').catch(() => hostsFile({ hostname: name, podIP: hostIP }))
