@@ -222,6 +222,66 @@ describe(
       await remove(id);
     });
 
+    test('volumes, /etc files, read-only root, numeric user and env/args/workingDir reach the process', async () => {
+      const id = newId('vol');
+      const vol = path.join(tmp.path, 'vol-data');
+      const cfg = path.join(tmp.path, 'vol-cfg');
+      const etc = path.join(tmp.path, 'pod-etc');
+      for (const d of [vol, cfg, etc]) await fs.mkdir(d, { recursive: true });
+      await fs.chmod(vol, 0o777);
+      await fs.writeFile(path.join(cfg, 'key'), 'value');
+      await fs.writeFile(path.join(etc, 'hosts'), '127.0.0.1 localhost\n10.0.0.7 pod-ip\n');
+      await fs.writeFile(path.join(etc, 'resolv.conf'), 'nameserver 10.0.0.53\n');
+      await fs.writeFile(path.join(etc, 'hostname'), `pod-${RUN}\n`);
+      const script = [
+        'echo ID=$(id -u):$(id -g) CWD=$(pwd) FOO=$FOO ARGS="$*"',
+        'echo written > /data/out && echo DATA=ok',
+        'echo CFG=$(cat /cfg/key)',
+        'echo x > /cfg/new 2>/dev/null && echo CFGRO=no || echo CFGRO=yes',
+        'touch /rootfile 2>/dev/null && echo ROOTRO=no || echo ROOTRO=yes',
+        'grep -q pod-ip /etc/hosts && echo HOSTS=ok',
+        'grep -q 10.0.0.53 /etc/resolv.conf && echo RESOLV=ok',
+      ].join('\n');
+      const { ev, lines } = await runScript(id, script, {
+        command: ['/bin/sh', '-c', script, 'sh'],
+        args: ['a1', 'a2'],
+        env: [{ name: 'FOO', value: 'bar' }],
+        workingDir: '/data',
+        user: { uid: 1234, gid: 5678 },
+        securityContext: { readOnlyRootFilesystem: true },
+        mounts: [
+          { source: vol, destination: '/data' },
+          { source: cfg, destination: '/cfg', readOnly: true },
+        ],
+        etcFiles: {
+          hosts: path.join(etc, 'hosts'),
+          resolvConf: path.join(etc, 'resolv.conf'),
+          hostname: path.join(etc, 'hostname'),
+        },
+      });
+      const text = lines.join('\n');
+      assert.equal(ev.exitCode, 0, text);
+      assert.ok(lines.includes('ID=1234:5678 CWD=/data FOO=bar ARGS=a1 a2'), text);
+      assert.ok(lines.includes('DATA=ok'), text);
+      assert.equal(readFileSync(path.join(vol, 'out'), 'utf8'), 'written\n');
+      assert.ok(lines.includes('CFG=value'), text);
+      assert.ok(lines.includes('CFGRO=yes'), text);
+      assert.ok(lines.includes('ROOTRO=yes'), text);
+      assert.ok(lines.includes('HOSTS=ok'), text);
+      assert.ok(lines.includes('RESOLV=ok'), text);
+      await remove(id);
+    });
+
+    test('hostNetwork shares the host network namespace', async () => {
+      const id = newId('hostnet');
+      const { ev, lines } = await runScript(id, 'ip -o link | wc -l; hostname', { hostNetwork: true });
+      assert.equal(ev.exitCode, 0, lines.join('\n'));
+      const hostLinks = sh('ip', ['-o', 'link']).trim().split('\n').length;
+      assert.equal(Number(lines[0]), hostLinks);
+      assert.equal(lines[1], sh('hostname', []).trim());
+      await remove(id);
+    });
+
     test('the memory limit is set on the container cgroup, seen from the host', async () => {
       const id = newId('mem');
       const dir = await prepare(id, {
@@ -514,6 +574,16 @@ describe(
       t.diagnostic(msg);
       console.log(msg);
       await remove(id);
+    });
+
+    test('when every container of the pod is gone, so are the pod and /berth parent cgroups runc left behind', async () => {
+      // runs last: every earlier test removed its containers
+      assert.deepEqual(await cgroups.existing(`/berth/${POD_UID}`), []);
+      for (const id of ids) assert.equal(await runtime.state(id), undefined, `${id} was deleted`);
+      const left = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8')).filter((m) =>
+        m.startsWith(tmp.path),
+      );
+      assert.deepEqual(left, []);
     });
   },
 );
