@@ -478,6 +478,8 @@ describe('control plane over a real Redis', () => {
     assertStatus(await api(cp.url, 'wrong').get('/api/v1/namespaces'), 401, 'Unauthorized');
     assertStatus(await api(cp.url, '').post(`${NS}/configmaps`, configMap('anon')), 401, 'Unauthorized');
     assertStatus(await api(cp.url, '').get('/metrics'), 401);
+    assertStatus(await api(cp.url, '').get('/no/such/path'), 401, 'Unauthorized');
+    assertStatus(await k.get('/no/such/path'), 404, 'NotFound');
     for (const p of ['/healthz', '/livez', '/readyz'])
       assert.equal((await api(cp.url, '').get(p)).status, 200, p);
     const m = await k.get('/metrics');

@@ -138,7 +138,12 @@ export class ResourceController {
         req,
         reply,
         (signal) => this.resources.watch(route, q, this.config.bookmarkIntervalMs, signal),
-        { timeoutSeconds, shutdown: this.shutdown.signal },
+        {
+          timeoutSeconds,
+          shutdown: this.shutdown.signal,
+          onInternalError: (e) =>
+            this.log.error({ err: String((e as Error)?.stack ?? e), path: req.url }, 'watch failed'),
+        },
       );
     } finally {
       // The request log line and request counter come from the onResponse hook (verb WATCH).

@@ -12,7 +12,7 @@ export async function streamWatch(
   req: FastifyRequest,
   reply: FastifyReply,
   open: (signal: AbortSignal) => AsyncIterable<WatchEvent>,
-  opts: { timeoutSeconds?: number; shutdown: AbortSignal },
+  opts: { timeoutSeconds?: number; shutdown: AbortSignal; onInternalError?: (e: unknown) => void },
 ): Promise<void> {
   const ac = new AbortController();
   const stop = (): void => ac.abort();
@@ -54,7 +54,9 @@ export async function streamWatch(
     }
   } catch (e) {
     if (!ac.signal.aborted) {
-      let status = toStatus(e).status;
+      const { status: st, internal } = toStatus(e);
+      if (internal) opts.onInternalError?.(e);
+      let status = st;
       if (e instanceof ApiError && e.code === 410) status = { ...status, reason: 'Expired', code: 410 };
       if (!raw.destroyed) raw.write(JSON.stringify({ type: 'ERROR', object: status }) + '\n');
     }

@@ -1,8 +1,9 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { AUTH_TOKENS, AuthGuard } from './auth.guard';
+import { AuthHook } from './auth.hook';
 
-/** Bearer-token authentication on every route not marked @Public(). */
+/** Bearer-token authentication on every path but the probes (onRequest hook + route guard). */
 @Module({})
 export class AuthModule {
   static forRoot(tokens: string[]): DynamicModule {
@@ -11,6 +12,7 @@ export class AuthModule {
       providers: [
         { provide: AUTH_TOKENS, useValue: tokens },
         { provide: APP_GUARD, useClass: AuthGuard },
+        AuthHook,
       ],
     };
   }
