@@ -288,6 +288,83 @@ describe(
       await k.delete('/api/v1/namespaces/default/pods/mirrored');
     });
 
+    test('securityContext runAsUser and readOnlyRootFilesystem; hostNetwork shares the host network and IP', async () => {
+      await create({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'locked', namespace: 'default' },
+        spec: {
+          nodeName: node,
+          terminationGracePeriodSeconds: 1,
+          containers: [
+            {
+              name: 'main',
+              image,
+              command: ['sleep', '3600'],
+              securityContext: { runAsUser: 65534, runAsGroup: 65534, readOnlyRootFilesystem: true },
+            },
+          ],
+        },
+      });
+      await create({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'hostnet', namespace: 'default' },
+        spec: {
+          nodeName: node,
+          hostNetwork: true,
+          terminationGracePeriodSeconds: 1,
+          containers: [{ name: 'main', image, command: ['sleep', '3600'] }],
+        },
+      });
+      const l = await running('locked');
+      assert.equal(exec(l.containerID, ['id', '-u']).trim(), '65534');
+      const w = spawnSync('runc', ['--root', agent.runcRoot, 'exec', l.containerID.slice(7), 'touch', '/x'], {
+        encoding: 'utf8',
+      });
+      assert.notEqual(w.status, 0, 'the root filesystem is read-only');
+      assert.match(w.stderr, /Read-only file system/);
+      const h = await running('hostnet');
+      const links = exec(h.containerID, ['ls', '/sys/class/net']).split(/\s+/).filter(Boolean).sort();
+      const hostLinks = execFileSync('ls', ['/sys/class/net'], { encoding: 'utf8' })
+        .split(/\s+/)
+        .filter(Boolean)
+        .sort();
+      assert.deepEqual(links, hostLinks);
+      const p = await getPod('hostnet');
+      assert.equal(p.status.podIP, p.status.hostIP);
+      await k.delete('/api/v1/namespaces/default/pods/locked');
+      await k.delete('/api/v1/namespaces/default/pods/hostnet');
+    });
+
+    test('a pod deleted while the agent is down is removed when it comes back', async () => {
+      await create({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'orphan', namespace: 'default' },
+        spec: {
+          nodeName: node,
+          terminationGracePeriodSeconds: 1,
+          containers: [{ name: 'main', image, command: ['sleep', '3600'] }],
+        },
+      });
+      const c = await running('orphan');
+      const id = c.containerID.slice(7);
+      const uid = (await getPod('orphan')).metadata.uid;
+      await agent.kill9();
+      assert.equal((await k.delete('/api/v1/namespaces/default/pods/orphan')).status, 200);
+      await agent.restart();
+      await waitFor('the orphan container removed', async () => {
+        const list = execFileSync('runc', ['--root', agent.runcRoot, 'list', '-q'], { encoding: 'utf8' });
+        return (
+          !list.includes(id) &&
+          !existsSync(path.join(agent.dataDir, 'bundles', id)) &&
+          !existsSync(path.join(agent.dataDir, 'pods', uid))
+        );
+      });
+      assert.equal(existsSync(`/sys/fs/cgroup/memory/berth/${uid}`), false);
+    });
+
     test('image GC: past the threshold, images no pod uses are removed, images in use stay', async () => {
       const gcNode = `${node}-gc`;
       const gcAgent = await startAgent({
