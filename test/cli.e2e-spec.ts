@@ -271,7 +271,16 @@ describe('berthctl against a real control plane', () => {
       /^ +Normal +ScalingReplicaSet +\S+ +deployment-controller +Scaled up replica set web2-abc to 2$/m,
     );
 
-    const cmOut = await berthctl(['describe', 'cm', 'good-two'], env);
+    const scaled = await berthctl(['scale', 'deploy/web2', '--replicas=5'], env);
+    assert.deepEqual(scaled, { code: 0, stdout: 'deployment.apps/web2 scaled\n', stderr: '' });
+    assert.equal((await client.get(resolveKindName('deploy')!, 'default', 'web2')).spec.replicas, 5);
+
+    await client.apply({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'described', namespace: 'default' },
+    });
+    const cmOut = await berthctl(['describe', 'cm', 'described'], env);
     assert.equal(cmOut.code, 0, cmOut.stderr);
     assert.match(cmOut.stdout, /^Events: +<none>$/m);
   });
@@ -283,11 +292,17 @@ describe('berthctl against a real control plane', () => {
       kind: 'ConfigMap',
       metadata: { name: 'in-team', namespace: 'team' },
     });
+    await client.apply({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'in-default', namespace: 'default' },
+      data: { k: 'v' },
+    });
     let r = await berthctl(['get', 'cm', '-A'], env);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^NAMESPACE +NAME +DATA +AGE\n/);
     assert.match(r.stdout, /^team +in-team +0 +\S+$/m);
-    assert.match(r.stdout, /^default +good-one +1 +\S+$/m);
+    assert.match(r.stdout, /^default +in-default +1 +\S+$/m);
     r = await berthctl(['get', 'secrets', '-n', 'team'], env);
     assert.deepEqual(r, { code: 0, stdout: '', stderr: 'No resources found in team namespace.\n' });
     r = await berthctl(['get', 'pods', '-A'], env);

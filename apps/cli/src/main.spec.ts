@@ -59,6 +59,20 @@ const server = http.createServer((req, res) => {
         code: 404,
         message: `configmaps "${name}" not found`,
       });
+    const log = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/log$/.exec(url.pathname);
+    if (log) {
+      if (log[2] !== 'web')
+        return send(404, {
+          kind: 'Status',
+          reason: 'NotFound',
+          code: 404,
+          message: `pods "${log[2]}" not found`,
+        });
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      return res.end(
+        `log of ${log[1]}/${log[2]} container=${url.searchParams.get('container')} tail=${url.searchParams.get('tailLines')}\n`,
+      );
+    }
     const m = /^\/api\/v1\/namespaces\/([^/]+)\/configmaps(?:\/([^/]+))?$/.exec(url.pathname);
     if (!m)
       return send(404, {
@@ -254,6 +268,24 @@ describe('commands against a fake API server', () => {
     assert.match(r.stderr, /configmaps "fine" not found/);
     r = await berthctl(['delete', 'cm', 'fine', '--ignore-not-found'], env);
     assert.deepEqual(r, { code: 0, stdout: '', stderr: '' });
+  });
+
+  test('logs copies the pod log to stdout; a missing pod is exit 3', async () => {
+    let r = await berthctl(['logs', 'pod/web', '-c', 'app', '--tail', '5', '-n', 'prod'], env);
+    assert.deepEqual(r, { code: 0, stdout: 'log of prod/web container=app tail=5\n', stderr: '' });
+    r = await berthctl(['logs', 'nope'], env);
+    assert.equal(r.code, 3);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^error: pods "nope" not found\n/);
+  });
+
+  test('scale needs a whole --replicas and a scalable kind', async () => {
+    let r = await berthctl(['scale', 'deploy', 'web', '--replicas', 'lots'], env);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^error: --replicas must be a whole number of at least 0, not "lots"\n/);
+    r = await berthctl(['scale', 'cm/x', '--replicas', '1'], env);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^error: configmaps cannot be scaled\n/);
   });
 
   test('an unreachable server is exit 1 with the way out', async () => {

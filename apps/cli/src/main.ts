@@ -4,6 +4,8 @@ import { registerConfig } from './commands/config.command';
 import { registerDelete } from './commands/delete.command';
 import { registerDescribe } from './commands/describe.command';
 import { registerGet } from './commands/get.command';
+import { registerLogs } from './commands/logs.command';
+import { registerScale } from './commands/scale.command';
 import { registerUp } from './commands/up.command';
 import { CLI_VERSION, registerVersion } from './commands/version.command';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor, hintFor, messageOf } from './errors';
@@ -44,6 +46,8 @@ ${EXIT_CODES_HELP}`,
   registerGet(program, io, setExit);
   registerDescribe(program, io, setExit);
   registerDelete(program, io, setExit);
+  registerScale(program, io, setExit);
+  registerLogs(program, io, setExit);
   registerConfig(program, io, setExit);
   registerUp(program, io, setExit);
   registerVersion(program, io);
