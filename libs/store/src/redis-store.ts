@@ -41,6 +41,14 @@ import type {
 } from './types';
 import { StreamHub, WatchSink, parseEntry, type Change } from './watch-hub';
 
+/** list() items as stored JSON text (see RedisStore.listRaw). */
+export interface RawListResult {
+  items: string[];
+  resourceVersion: string;
+  continue?: string;
+  remainingItemCount?: number;
+}
+
 /** Called after every store operation (for metrics); `reason` is the ApiError reason of a failure. */
 export type StoreOpHook = (op: string, kind: string, ms: number, ok: boolean, reason?: string) => void;
 
@@ -716,10 +724,41 @@ export class RedisStore implements ResourceStore {
   }
 
   list(kind: KindInfo, opts: ListOptions = {}): Promise<ListResult> {
-    return this.run('list', kind, () => this.doList(kind, opts));
+    return this.run('list', kind, async () => {
+      const r = await this.doList(kind, opts);
+      const items = r.objects ?? r.raws.map((x) => JSON.parse(x) as KubeObject);
+      const out: ListResult = { items, resourceVersion: r.resourceVersion };
+      if (r.continue) out.continue = r.continue;
+      if (r.remainingItemCount !== undefined) out.remainingItemCount = r.remainingItemCount;
+      return out;
+    });
   }
 
-  private async doList(kind: KindInfo, opts: ListOptions): Promise<ListResult> {
+  /**
+   * list() without parsing: each item is the stored JSON text, so an HTTP layer can write
+   * `"items":[` + items.join(',') + `]` for a large list without a parse/serialize round trip.
+   * (Objects are parsed only when a selector must look at them.) Same options and errors as list().
+   */
+  listRaw(kind: KindInfo, opts: ListOptions = {}): Promise<RawListResult> {
+    return this.run('list', kind, async () => {
+      const r = await this.doList(kind, opts);
+      const out: RawListResult = { items: r.raws, resourceVersion: r.resourceVersion };
+      if (r.continue) out.continue = r.continue;
+      if (r.remainingItemCount !== undefined) out.remainingItemCount = r.remainingItemCount;
+      return out;
+    });
+  }
+
+  private async doList(
+    kind: KindInfo,
+    opts: ListOptions,
+  ): Promise<{
+    raws: string[];
+    objects?: KubeObject[];
+    resourceVersion: string;
+    continue?: string;
+    remainingItemCount?: number;
+  }> {
     const sel = this.selection(kind, opts);
     if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit < 0)) {
       throw new ApiError('BadRequest', `limit must be a non-negative integer, got ${String(opts.limit)}`);
@@ -746,46 +785,71 @@ export class RedisStore implements ResourceStore {
     }
     if (token && (min === '-' || token.start >= min.slice(1))) min = `(${token.start}`;
 
-    // Whether the index alone defines the result (then counts are exact and one read suffices).
+    // Whether the index alone defines the result (then nothing is parsed and counts are exact).
     const filtered = !!sel.labels || !!sel.fields || (node !== undefined && !!ns);
     const wanted = (o: KubeObject) =>
       (!ns || o.metadata.namespace === ns) &&
       (!sel.labels || matchLabels(sel.labels, o.metadata.labels)) &&
       (!sel.fields || matchFields(sel.fields, o));
+    const memberOf = (o: KubeObject) => this.member(kind, o.metadata.namespace, o.metadata.name as string);
 
     if (!limit) {
       const { rev, raws } = await this.readRange(kind, index, min, max, 0);
-      const items: KubeObject[] = [];
+      const resourceVersion = token?.rv ?? rev;
+      if (!filtered) return { raws, resourceVersion };
+      const keep: string[] = [];
+      const objects: KubeObject[] = [];
       for (const raw of raws) {
         const o = JSON.parse(raw) as KubeObject;
-        if (!filtered || wanted(o)) items.push(o);
+        if (!wanted(o)) continue;
+        keep.push(raw);
+        objects.push(o);
       }
-      return { items, resourceVersion: token?.rv ?? rev };
+      return { raws: keep, objects, resourceVersion };
     }
 
-    const items: KubeObject[] = [];
+    const keep: string[] = [];
+    const objects: KubeObject[] = [];
     let rv = token?.rv;
     const batch = filtered ? Math.max(limit, 500) : limit;
     for (;;) {
       const { rev, remaining, raws } = await this.readRange(kind, index, min, max, batch);
       rv ??= rev;
+      if (!filtered) {
+        // The index is the answer: at most `limit` items, no parsing but the last one's name.
+        keep.push(...raws);
+        const last = raws.length ? memberOf(JSON.parse(raws[raws.length - 1]) as KubeObject) : undefined;
+        const res: {
+          raws: string[];
+          resourceVersion: string;
+          continue?: string;
+          remainingItemCount?: number;
+        } = {
+          raws: keep,
+          resourceVersion: rv,
+        };
+        if (remaining > 0 && last) {
+          res.continue = encodeContinue({ rv, start: last });
+          res.remainingItemCount = remaining;
+        }
+        return res;
+      }
       let last: string | undefined;
       for (let i = 0; i < raws.length; i++) {
         const o = JSON.parse(raws[i]) as KubeObject;
-        last = this.member(kind, o.metadata.namespace, o.metadata.name as string);
-        if (filtered && !wanted(o)) continue;
-        items.push(o);
-        if (items.length === limit) {
+        last = memberOf(o);
+        if (!wanted(o)) continue;
+        keep.push(raws[i]);
+        objects.push(o);
+        if (objects.length === limit) {
           const more = i < raws.length - 1 || remaining > 0;
-          const res: ListResult = { items, resourceVersion: rv };
-          if (more) {
-            res.continue = encodeContinue({ rv, start: last });
-            if (!filtered) res.remainingItemCount = remaining + (raws.length - 1 - i);
-          }
-          return res;
+          return more
+            ? { raws: keep, objects, resourceVersion: rv, continue: encodeContinue({ rv, start: last }) }
+            : { raws: keep, objects, resourceVersion: rv };
         }
       }
-      if (raws.length < batch || remaining === 0 || !last) return { items, resourceVersion: rv };
+      if (raws.length < batch || remaining === 0 || !last)
+        return { raws: keep, objects, resourceVersion: rv };
       min = `(${last}`;
     }
   }
