@@ -319,6 +319,19 @@ describe(
       await remove(b);
     });
 
+    test('a failed create says why and leaves no container or monitor behind', async () => {
+      const id = newId('bad');
+      const dir = await prepare(id, { command: ['/no/such/program'] });
+      await assert.rejects(
+        runtime.run(id, dir, path.join(state, 'logs', `${id}.log`)),
+        /create .* failed: .*no such file or directory/,
+      );
+      assert.equal(await runtime.state(id), undefined);
+      assert.equal(await runtime.monitorPid(id), undefined);
+      await assert.rejects(runtime.create('bad/id', dir, '/tmp/x.log'), /must match/);
+      await remove(id);
+    });
+
     test('an exit is reported by the watcher with its exit code (3)', async () => {
       const id = newId('exit');
       const { ev } = await runScript(id, 'echo bye; exit 3');

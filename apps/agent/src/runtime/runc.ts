@@ -140,14 +140,12 @@ export class RuncRuntime {
     child.unref();
     const sync = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
     const msg = await new Promise<string>((resolve, reject) => {
+      const timeoutMs = this.opts.createTimeoutMs ?? 30_000;
       let buf = '';
-      const timer = setTimeout(
-        () =>
-          reject(
-            new RuntimeError(`monitor did not create ${id} within ${this.opts.createTimeoutMs ?? 30000} ms`),
-          ),
-        this.opts.createTimeoutMs ?? 30_000,
-      );
+      const timer = setTimeout(() => {
+        sync.destroy();
+        reject(new RuntimeError(`monitor did not create ${id} within ${timeoutMs} ms`));
+      }, timeoutMs);
       sync.on('data', (b: Buffer) => {
         buf += b.toString();
         if (buf.includes('}')) {
@@ -163,6 +161,11 @@ export class RuncRuntime {
         clearTimeout(timer);
         reject(new RuntimeError(`cannot start ${this.conmonBinary}: ${e.message}`));
       });
+    }).catch(async (e: unknown) => {
+      // a monitor that hangs is of no use: take it and whatever it created down
+      await this.killMonitor(id);
+      await this.delete(id, { force: true }).catch(() => undefined);
+      throw e;
     });
     sync.destroy();
     let parsed: { data?: number; message?: string } = {};
@@ -175,7 +178,7 @@ export class RuncRuntime {
       const err = (await fs.readFile(errFile, 'utf8').catch(() => '')).trim();
       await this.delete(id, { force: true }).catch(() => undefined);
       throw new RuntimeError(
-        `create ${id} failed: ${parsed.message ?? err ?? (msg || 'monitor exited')}`.trim(),
+        `create ${id} failed: ${parsed.message || err || msg || 'the monitor exited without a word'}`.trim(),
       );
     }
     const monitorPid = Number((await fs.readFile(monitorPidFile, 'utf8').catch(() => '0')).trim()) || 0;
@@ -249,6 +252,17 @@ export class RuncRuntime {
       (await fs.readFile(path.join(this.monitorDir, `${id}.conmon.pid`), 'utf8').catch(() => '')).trim(),
     );
     return pid && isLive(pid) ? pid : undefined;
+  }
+
+  /** SIGKILLs the monitor of `id` if it is alive. */
+  async killMonitor(id: string): Promise<void> {
+    const pid = await this.monitorPid(id);
+    if (!pid) return;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
   }
 
   /** Removes the monitor's files and the exit file (after the container has been deleted). */
