@@ -253,7 +253,11 @@ export async function runUp(
     }
     const how = first.signal ? `was killed by ${first.signal}` : `exited with code ${first.code}`;
     io.err(`error: the ${first.child.spec.name} ${how}; its last output:\n${first.child.output.trimEnd()}\n`);
-    io.err(`see ${logDir} for the full logs, then run \`berthctl up\` again\n`);
+    io.err(
+      `see ${logDir} for the full logs, then run \`berthctl up\` again` +
+        (first.child.spec.name === 'agent' ? ' (the agent needs root; --no-agent runs without it)' : '') +
+        '\n',
+    );
     await stopAll();
     return EXIT.FAILURE;
   } catch (e) {
