@@ -42,7 +42,7 @@ export interface ControlPlane {
   stop(): Promise<void>;
   /** SIGKILL (a crash); keeps the data dir. */
   kill9(): Promise<void>;
-  /** Stops (SIGTERM) if running, then starts again with the same port, data dir and flags. */
+  /** Stops (SIGTERM) if running, then starts again with the same flags (so the same port and data dir). */
   restart(): Promise<void>;
 }
 
@@ -70,40 +70,49 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const tokenFlag = args.lastIndexOf('--token-file');
   const tokenFile = tokenFlag >= 0 ? args[tokenFlag + 1] : path.join(dataDir, 'admin.token');
 
-  const launch = async (): Promise<Managed> => {
+  // The ready line is the truth about the address (extraArgs may say --port 0).
+  const launch = async (): Promise<{ proc: Managed; url: string; port: number }> => {
     const proc = new Managed('berth-control-plane', bin, args, { env: { ...process.env, ...opts.env } });
     try {
-      await proc.waitForOutput(READY_LINE, opts.readyTimeoutMs ?? 30_000);
+      const m = await proc.waitForOutput(READY_LINE, opts.readyTimeoutMs ?? 30_000);
+      return { proc, url: `${m[1]}:${m[2]}`, port: Number(m[2]) };
     } catch (e) {
       await proc.kill9();
       throw e;
     }
-    return proc;
   };
 
-  const cp: ControlPlane = {
-    url: `http://127.0.0.1:${port}`,
+  let first: Awaited<ReturnType<typeof launch>>;
+  try {
+    first = await launch();
+  } catch (e) {
+    owned?.remove();
+    throw e;
+  }
+  const self: ControlPlane = {
+    url: first.url,
     token: '',
-    port,
+    port: first.port,
     dataDir,
-    proc: await launch(),
+    proc: first.proc,
     async stop() {
-      await cp.proc.stop(15_000);
+      await self.proc.stop(15_000);
       owned?.remove();
     },
     async kill9() {
-      await cp.proc.kill9();
+      await self.proc.kill9();
     },
     async restart() {
-      await cp.proc.stop(15_000);
-      cp.proc = await launch();
+      await self.proc.stop(15_000);
+      const next = await launch();
+      Object.assign(self, next);
     },
   };
-  cp.token = readFileSync(tokenFile, 'utf8')
+  self.token = readFileSync(tokenFile, 'utf8')
     .split('\n')
     .map((l) => l.trim())
     .find((l) => l && !l.startsWith('#'))!;
-  return cp;
+  return self;
 }
 
 export interface ApiResponse<T = any> {

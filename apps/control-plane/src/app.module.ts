@@ -34,7 +34,7 @@ export class AppModule {
           redisUrl: deps.config.redisUrl,
           embedded: {
             dataDir: path.join(deps.config.dataDir, 'redis'),
-            logger: deps.logger.child({ component: 'redis' }),
+            logger: deps.logger.child({ subsystem: 'redis' }),
           },
           onOp: (op, _kind, ms, ok, reason) =>
             deps.metrics.observeStoreOp(op, ok ? 'ok' : (reason ?? 'error'), ms / 1000),
