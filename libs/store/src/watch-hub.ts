@@ -179,7 +179,7 @@ export class StreamHub {
   /** Interrupts the reader's XREAD so the next one includes new feeds. Best effort. */
   private async wake(): Promise<void> {
     const id = this.readerId;
-    if (id === undefined) return;
+    if (id === undefined || id < 0) return;
     try {
       const main = await this.o.main();
       await main.client('UNBLOCK', id);
@@ -203,7 +203,10 @@ export class StreamHub {
           this.running = false;
           return;
         }
-        if (this.readerId === undefined) this.readerId = Number(await conn.client('ID'));
+        if (this.readerId === undefined) {
+          // Without CLIENT (restricted ACL) a new kind just waits for the current XREAD to time out.
+          this.readerId = await conn.client('ID').then(Number, () => -1);
+        }
         const res = (await conn.xread(
           'COUNT',
           1000,
