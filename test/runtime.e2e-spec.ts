@@ -95,7 +95,10 @@ describe(
       await fs.copyFile('/bin/busybox', path.join(layer1, 'bin', 'busybox'));
       await fs.chmod(path.join(layer1, 'bin', 'busybox'), 0o755);
       for (const a of APPLETS) await fs.symlink('busybox', path.join(layer1, 'bin', a));
-      await fs.writeFile(path.join(layer1, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
+      await fs.writeFile(
+        path.join(layer1, 'etc', 'passwd'),
+        'root:x:0:0:root:/root:/bin/sh\napp:x:1500:1600::/:/bin/sh\n',
+      );
       await fs.writeFile(path.join(layer1, 'etc', 'hidden'), 'from layer 1\n');
       await fs.writeFile(path.join(layer1, 'etc', 'kept'), 'kept from layer 1\n');
       // layer 2: a whiteout (0/0 char device) hides /etc/hidden, plus a file of its own
@@ -547,6 +550,22 @@ describe(
         }
         await assertGone(down, []);
         await assertGone(up, [upPid]);
+      });
+
+      test("the image's user name is resolved from its /etc/passwd in the mounted rootfs", async () => {
+        const id = newId('user');
+        const c = {
+          ...spec(id, ['/bin/sh', '-c', 'echo $(id -u):$(id -g)'], 'Never'),
+          userFromImage: { imageUser: 'app' },
+        };
+        await sup.run(c);
+        const r = await until(id, (x) => x.state === 'terminated');
+        assert.equal(r.exitCode, 0);
+        const out: string[] = [];
+        for await (const e of logs.read(r.logPath)) out.push(e.line);
+        assert.deepEqual(out, ['1500:1600']);
+        await sup.stop(id, 1);
+        await assertGone(id, []);
       });
 
       test('OnFailure: a clean exit is Completed and not restarted', async () => {

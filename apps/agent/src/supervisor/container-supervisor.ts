@@ -5,6 +5,7 @@ import {
   buildSpec,
   cgroupPathFor,
   previousLogPath,
+  resolveUser,
   type BuildSpecOptions,
   type ContainerConfig,
   type ExitEvent,
@@ -60,6 +61,11 @@ export interface SupervisedContainer {
   /** Image layer directories, lowest first. */
   layers: string[];
   restartPolicy: RestartPolicy;
+  /**
+   * Resolve config.user from the image's /etc/passwd and /etc/group once the rootfs is mounted
+   * (used when config.user is not set): the image's User, overridden by runAsUser/runAsGroup.
+   */
+  userFromImage?: { imageUser?: string; runAsUser?: number; runAsGroup?: number };
   /** Defaults to <stateDir>/logs/<id>.log. */
   logPath?: string;
 }
@@ -280,7 +286,10 @@ export class ContainerSupervisor extends EventEmitter<{ status: [ContainerRecord
       await bundles.prepare(id);
       const mount = await snapshots.prepare(id, rec.spec.layers);
       await mounter.mount(mount, rootfs);
-      await bundles.writeSpec(id, buildSpec({ ...rec.spec.config, rootfs }, this.opts.spec));
+      let user = rec.spec.config.user;
+      const u = rec.spec.userFromImage;
+      if (!user && u) user = await resolveUser(rootfs, u.imageUser, u.runAsUser, u.runAsGroup);
+      await bundles.writeSpec(id, buildSpec({ ...rec.spec.config, rootfs, user }, this.opts.spec));
       await this.rotateLog(rec.logPath);
       this.deps.exits.forget(id);
       const startedAt = new Date(this.clock.now()).toISOString();
