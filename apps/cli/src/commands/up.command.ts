@@ -286,7 +286,8 @@ export function registerUp(program: Command, io: CliIO, setExit: (code: number) 
     .option('--no-agent', 'do not start the node agent')
     .option(
       '--agent-listen <host:port>',
-      "agent: address of its API (logs) (default: the agent's own, 0.0.0.0:10250)",
+      'agent: address of its API (logs); a single-host cluster needs no more than loopback',
+      '127.0.0.1:10250',
     )
     .option('--node-name <name>', "agent: the Node's name (default: the host name)")
     .option('--registry-mirror <registry=url>', 'agent: pull REGISTRY images from URL (repeatable)', collect)
