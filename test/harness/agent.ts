@@ -107,10 +107,30 @@ export function agentCgroups(dataDir: string): string[] {
   return out;
 }
 
+/** Pod UIDs the agent has state for (supervisor records, pod directories). */
+function agentPodUIDs(dataDir: string): string[] {
+  const out = new Set<string>();
+  try {
+    const recs = JSON.parse(readFileSync(path.join(dataDir, 'state', 'supervisor.json'), 'utf8')) as {
+      spec?: { config?: { podUID?: string } };
+    }[];
+    for (const r of recs) if (r.spec?.config?.podUID) out.add(r.spec.config.podUID);
+  } catch {
+    /* none */
+  }
+  try {
+    for (const u of readdirSync(path.join(dataDir, 'pods'))) out.add(u);
+  } catch {
+    /* none */
+  }
+  return [...out].filter((u) => /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(u));
+}
+
 /** Kills and deletes every container under the agent's runc root, unmounts, removes cgroups. By id only. */
 export function cleanupAgentData(dataDir: string): void {
   const runcRoot = path.join(dataDir, 'state', 'runc');
   const cgroups = agentCgroups(dataDir);
+  const uids = agentPodUIDs(dataDir);
   if (existsSync(runcRoot)) {
     const list = tryRun('runc', ['--root', runcRoot, 'list', '-q']).split('\n').filter(Boolean);
     for (const id of list) tryRun('runc', ['--root', runcRoot, 'delete', '--force', id]);
@@ -143,6 +163,26 @@ export function cleanupAgentData(dataDir: string): void {
         rmdirSync(parent);
       } catch {
         /* not empty or gone */
+      }
+    }
+  }
+  // pod cgroups whose containers' bundles were already gone (an agent stopped mid-teardown)
+  for (const h of readdirSync('/sys/fs/cgroup')) {
+    for (const uid of uids) {
+      const dir = path.join('/sys/fs/cgroup', h, 'berth', uid);
+      if (!existsSync(dir)) continue;
+      for (const e of readdirSync(dir, { withFileTypes: true }))
+        if (e.isDirectory()) {
+          try {
+            rmdirSync(path.join(dir, e.name));
+          } catch {
+            /* busy */
+          }
+        }
+      try {
+        rmdirSync(dir);
+      } catch {
+        /* busy */
       }
     }
   }

@@ -101,10 +101,14 @@ export class PodController {
     });
   }
 
-  async stop(): Promise<void> {
+  /** Stops watching and taking work; waits (up to `drainMs`) for syncs in flight, e.g. a pod being torn down. */
+  async stop(drainMs = 10_000): Promise<void> {
     this.o.supervisor.off('status', this.onStatus);
     this.abort.abort();
     this.queue.shutdown();
     await this.loop;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.queue.idle(), new Promise<void>((r) => (timer = setTimeout(r, drainMs)))]);
+    clearTimeout(timer);
   }
 }

@@ -150,6 +150,7 @@ export class AgentServer {
             `previous terminated container "${container ?? ''}" in pod "${pod}" not found`,
           )
         : status(res, 404, 'NotFound', `container "${container ?? ''}" in pod "${pod}" has no log yet`);
+    let stoppedSeen = false;
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache' });
     res.flushHeaders();
     try {
@@ -158,7 +159,13 @@ export class AgentServer {
         tail: q.tailLines,
         follow: q.follow,
         signal: abort.signal,
-        until: () => !found.running(),
+        until: () => {
+          // one more look at the file after the container stopped: its last lines may have
+          // landed between the reader's last read and this check
+          if (found.running()) return false;
+          if (!stoppedSeen) return !(stoppedSeen = true);
+          return true;
+        },
       })) {
         if (!res.write(e.line + '\n')) await new Promise((ok) => res.once('drain', ok));
         if (abort.signal.aborted) break;
