@@ -100,6 +100,26 @@ export class CgroupCleaner {
     if (failures.length) throw new Error(`cannot remove cgroup ${cgroupPath}: ${failures.join('; ')}`);
   }
 
+  /**
+   * Removes a whole pod's cgroup subtree (<parent>/<podUID> and every container under it) in every
+   * hierarchy, then <parent> if empty. For when a pod is gone: it also sweeps directories a crashed
+   * or interrupted cleanup left behind.
+   */
+  async removePod(podUID: string, opts: { retries?: number } = {}): Promise<void> {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(podUID)) throw new Error(`bad pod UID "${podUID}"`);
+    const p = path.posix.join(this.parent, podUID);
+    const failures: string[] = [];
+    for (const h of await this.hierarchies()) {
+      try {
+        await this.rmTree(path.join(h, p), opts.retries ?? 50);
+        await fs.rmdir(path.join(h, this.parent)).catch(() => undefined);
+      } catch (e) {
+        failures.push(`${path.join(h, p)}: ${(e as Error).message}`);
+      }
+    }
+    if (failures.length) throw new Error(`cannot remove pod cgroup ${p}: ${failures.join('; ')}`);
+  }
+
   private async rmTree(dir: string, retries: number): Promise<void> {
     const entries = await fs.readdir(dir, { withFileTypes: true }).catch((e: NodeJS.ErrnoException) => {
       if (e.code === 'ENOENT') return undefined;
