@@ -112,7 +112,7 @@ export class ResourceService {
     q: Query,
   ): Promise<WriteResult> {
     const body = decode(raw, contentType);
-    if (r.subresource === 'scale') return this.writeScale(r, body, q, false);
+    if (r.subresource === 'scale') return this.writeScale(r, body, q);
     const obj = this.prepare(r, body);
     const updated = await this.store.update(r.kind, obj, {
       dryRun: dryRun(q),
@@ -132,7 +132,10 @@ export class ResourceService {
       const live = await this.store.get(r.kind, r.namespace, r.name!);
       if (r.subresource === 'scale') {
         const scale = applyPatch(toScale(live) as unknown as KubeObject, type, patch);
-        return this.writeScale(r, scale as unknown as Record<string, unknown>, q, true, live);
+        // Pinned only when the patch itself set a different resourceVersion.
+        if (scale.metadata?.resourceVersion === live.metadata.resourceVersion)
+          delete scale.metadata.resourceVersion;
+        return this.writeScale(r, scale as unknown as Record<string, unknown>, q, live);
       }
       const patched = applyPatch(live, type, patch);
       const pinned = patched.metadata?.resourceVersion !== live.metadata.resourceVersion;
@@ -162,11 +165,11 @@ export class ResourceService {
         `propagationPolicy ${JSON.stringify(policy)} is not one of ${PROPAGATION.join(', ')}`,
       );
     }
-    const pre = opts.preconditions as { uid?: string; resourceVersion?: string } | undefined;
+    const pre = preconditions(opts.preconditions);
     const dry = dryRun(q) || (Array.isArray(opts.dryRun) && opts.dryRun.includes('All'));
     const obj = await this.store.delete(r.kind, r.namespace, r.name!, {
       dryRun: dry,
-      preconditions: pre && typeof pre === 'object' ? pre : undefined,
+      preconditions: pre,
     });
     return { code: 200, body: obj };
   }
@@ -206,7 +209,6 @@ export class ResourceService {
     r: ResourceRoute,
     body: Record<string, unknown>,
     q: Query,
-    fromPatch: boolean,
     live?: KubeObject,
   ): Promise<WriteResult> {
     if (body.kind !== undefined && body.kind !== 'Scale')
@@ -229,16 +231,22 @@ export class ResourceService {
         `the name of the object (${String(meta.name)}) does not match the name on the URL (${r.name})`,
       );
     }
-    const current = live ?? (await this.store.get(r.kind, r.namespace, r.name!));
-    const next = structuredClone(current);
-    next.spec = { ...(next.spec ?? {}), replicas };
-    const rv =
-      typeof meta.resourceVersion === 'string' && meta.resourceVersion && !fromPatch
-        ? meta.resourceVersion
-        : current.metadata.resourceVersion;
-    next.metadata.resourceVersion = rv;
-    const updated = await this.store.update(r.kind, next, { dryRun: dryRun(q) });
-    return { code: 200, body: toScale(updated) };
+    // A Scale with a resourceVersion is a compare-and-swap; without one it applies to the latest.
+    const pinned =
+      typeof meta.resourceVersion === 'string' && meta.resourceVersion ? meta.resourceVersion : undefined;
+    for (let attempt = 0; ; attempt++) {
+      const current = attempt === 0 && live ? live : await this.store.get(r.kind, r.namespace, r.name!);
+      const next = structuredClone(current);
+      next.spec = { ...(next.spec ?? {}), replicas };
+      next.metadata.resourceVersion = pinned ?? current.metadata.resourceVersion;
+      try {
+        const updated = await this.store.update(r.kind, next, { dryRun: dryRun(q) });
+        return { code: 200, body: toScale(updated) };
+      } catch (e) {
+        if (!pinned && isConflict(e) && attempt < CAS_RETRIES) continue;
+        throw e;
+      }
+    }
   }
 
   /**
@@ -313,6 +321,20 @@ export class ResourceService {
       }
     }
   }
+}
+
+function preconditions(v: unknown): { uid?: string; resourceVersion?: string } | undefined {
+  if (v === undefined || v === null) return undefined;
+  const ok =
+    typeof v === 'object' &&
+    !Array.isArray(v) &&
+    Object.entries(v).every(([k, x]) => (k === 'uid' || k === 'resourceVersion') && typeof x === 'string');
+  if (!ok)
+    throw new ApiError(
+      'BadRequest',
+      'preconditions must be an object with string uid and/or resourceVersion',
+    );
+  return v as { uid?: string; resourceVersion?: string };
 }
 
 function displayName(o: KubeObject): string {
