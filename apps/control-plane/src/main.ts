@@ -22,7 +22,7 @@ async function main(): Promise<void> {
     config = parseFlags(argv, process.env, Boolean(process.stderr.isTTY));
   } catch (e) {
     if (e instanceof FlagError) {
-      process.stderr.write(`berth-control-plane: error: ${e.message}\n${USAGE}\n`);
+      process.stderr.write(`berth-control-plane: error: ${e.message} (see --help)\n`);
       process.exit(2);
     }
     throw e;
