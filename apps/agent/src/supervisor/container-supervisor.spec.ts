@@ -148,6 +148,7 @@ function world(stateDir: string, clock = new FakeClock()) {
   const oom = new Set<string>();
   const cgroups = {
     remove: async (p: string) => void cgroupsRemoved.push(p),
+    removePod: async (uid: string) => void cgroupsRemoved.push(`pod:${uid}`),
     oomKills: async (p: string) => (oom.has(p) && !cgroupsRemoved.includes(p) ? 1 : 0),
   };
   const sup = new ContainerSupervisor(
@@ -311,6 +312,7 @@ describe('ContainerSupervisor', () => {
     assert.ok(!w.snapshots.snaps.has('s1'));
     assert.ok(w.cgroupsRemoved.includes('/berth/uid-a/s1'));
     assert.ok(w.bundles.removed.includes('s1'));
+    assert.ok(w.cgroupsRemoved.includes('pod:uid-a'), "the pod's last container sweeps the pod cgroup");
     assert.deepEqual(w.clock.pending(), [], 'no restart after a stop');
     await w.sup.idle();
     w.sup.close();

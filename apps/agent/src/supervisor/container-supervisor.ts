@@ -39,6 +39,8 @@ export interface BundleWriter {
 
 export interface CgroupRemover {
   remove(cgroupPath: string): Promise<void>;
+  /** Removes a pod's whole cgroup subtree (optional; called when its last container is stopped). */
+  removePod?(podUID: string): Promise<void>;
   /** How often the kernel's OOM killer struck in this cgroup (optional). */
   oomKills?(cgroupPath: string): Promise<number>;
 }
@@ -227,6 +229,14 @@ export class ContainerSupervisor extends EventEmitter<{ status: [ContainerRecord
         }
         this.records.delete(id);
         await this.persist();
+        // the pod's last container: sweep the pod's cgroup directory in every hierarchy too
+        const podUID = rec?.spec.config.podUID;
+        if (
+          podUID &&
+          this.deps.cgroups.removePod &&
+          !this.list().some((r) => r.spec.config.podUID === podUID)
+        )
+          await this.deps.cgroups.removePod(podUID).catch((e) => this.fail(e));
       });
     } finally {
       this.stopping.delete(id);
