@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { All, Controller, Inject, Injectable, Req, Res, type OnModuleDestroy } from '@nestjs/common';
 import { ApiError } from '@berth/api';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -15,6 +16,10 @@ import { streamWatch } from './watch-stream';
 @Injectable()
 export class ShutdownSignal implements OnModuleDestroy {
   private readonly ac = new AbortController();
+  constructor() {
+    // Every open watch listens to it: thousands of listeners are expected, not a leak.
+    setMaxListeners(0, this.ac.signal);
+  }
   get signal(): AbortSignal {
     return this.ac.signal;
   }
