@@ -389,6 +389,35 @@ describe('control plane over a real Redis', () => {
     }
   });
 
+  test('watches closed by their clients end on the server (watchers gauge back to zero)', async () => {
+    const gauge = async (): Promise<number> => {
+      const m = (await k.get('/metrics')).body as string;
+      const line = m.split('\n').find((l) => l.startsWith('berth_apiserver_watchers{resource="secrets"}'));
+      return line ? Number(line.split(' ')[1]) : 0;
+    };
+    const watches = await Promise.all(
+      Array.from({ length: 30 }, () => openWatch(cp.url, cp.token, `${NS}/secrets?watch=true`)),
+    );
+    try {
+      assert.equal(await gauge(), 30);
+      await k.post(`${NS}/secrets`, {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'fanout' },
+        stringData: { a: 'b' },
+      });
+      for (const w of watches) assert.equal((await w.next(10_000))?.object.metadata.name, 'fanout');
+    } finally {
+      for (const w of watches) w.close();
+    }
+    let open = await gauge();
+    for (let i = 0; i < 100 && open !== 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      open = await gauge();
+    }
+    assert.equal(open, 0);
+  });
+
   test('a watch from a compacted resourceVersion gets HTTP 200 and one ERROR 410 Expired event', async () => {
     const early = (await k.post(`${NS}/configmaps`, configMap('old-1'))).body.metadata.resourceVersion;
     for (let i = 2; i <= 4; i++) await k.post(`${NS}/configmaps`, configMap(`old-${i}`));
