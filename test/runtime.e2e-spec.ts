@@ -24,6 +24,7 @@ import { ContainerSupervisor, type ContainerRecord } from '../apps/agent/src/sup
 
 const RUN = `${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
 const POD_UID = `e2e-${RUN}`;
+const MONITOR_CGROUP = `/berth-e2e-monitors-${RUN}`;
 const APPLETS = [
   'sh',
   'ps',
@@ -119,6 +120,8 @@ describe(
         await cgroups.remove(cgroupPathFor(POD_UID, id)).catch(() => undefined);
       }
       for (const m of await mounter.mountsUnder(tmp.path)) await mounter.unmount(m).catch(() => undefined);
+      for (const h of await cgroups.hierarchies())
+        await fs.rmdir(path.join(h, MONITOR_CGROUP)).catch(() => undefined);
       tmp.remove();
     });
 
@@ -348,7 +351,7 @@ describe(
       const id = newId('survive');
       const dir = await prepare(id, { command: ['sleep', '600'] });
       {
-        const first = new RuncRuntime({ stateDir: state });
+        const first = new RuncRuntime({ stateDir: state, monitorCgroup: MONITOR_CGROUP });
         await first.run(id, dir, path.join(state, 'logs', `${id}.log`));
       } // dropped: nothing in this process refers to the container any more
       exits.stop(); // and nobody watches exits
@@ -358,6 +361,11 @@ describe(
         assert.equal(st?.status, 'running');
         const monitor = await second.monitorPid(id);
         assert.ok(monitor && alive(monitor), 'its monitor is alive');
+        assert.match(
+          readFileSync(`/proc/${monitor}/cgroup`, 'utf8'),
+          new RegExp(`memory:${MONITOR_CGROUP}$`, 'm'),
+          'the monitor left the agent cgroup',
+        );
         assert.ok((await second.list()).some((c) => c.id === id));
         process.kill(st!.pid, 'SIGKILL');
         for (let i = 0; i < 200 && (await second.state(id))?.status === 'running'; i++)

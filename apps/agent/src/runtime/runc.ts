@@ -24,6 +24,14 @@ export interface RuncRuntimeOptions {
   logSizeMax?: number;
   /** How long to wait for the monitor to create a container. */
   createTimeoutMs?: number;
+  /**
+   * Move each monitor into this cgroup (in every hierarchy) so that whatever stops the agent's
+   * own cgroup (a systemd service restart with KillMode=control-group) leaves the monitors alone.
+   * Unset: monitors stay in the agent's cgroup.
+   */
+  monitorCgroup?: string;
+  /** Where the cgroup hierarchies are mounted (for monitorCgroup). */
+  cgroupMountRoot?: string;
 }
 
 export class RuntimeError extends Error {
@@ -182,6 +190,7 @@ export class RuncRuntime {
       );
     }
     const monitorPid = Number((await fs.readFile(monitorPidFile, 'utf8').catch(() => '0')).trim()) || 0;
+    if (monitorPid && this.opts.monitorCgroup) await this.moveToMonitorCgroup(monitorPid);
     return { pid: parsed.data, monitorPid };
   }
 
@@ -252,6 +261,26 @@ export class RuncRuntime {
       (await fs.readFile(path.join(this.monitorDir, `${id}.conmon.pid`), 'utf8').catch(() => '')).trim(),
     );
     return pid && isLive(pid) ? pid : undefined;
+  }
+
+  /** Best effort: puts `pid` into monitorCgroup in every hierarchy that takes it. */
+  private async moveToMonitorCgroup(pid: number): Promise<void> {
+    const root = this.opts.cgroupMountRoot ?? '/sys/fs/cgroup';
+    const rel = path.posix.normalize(`/${this.opts.monitorCgroup}`);
+    const names = await fs.readdir(root).catch(() => [] as string[]);
+    const dirs = [root, ...names.map((n) => path.join(root, n))];
+    for (const h of dirs) {
+      const st = await fs.lstat(h).catch(() => undefined);
+      if (!st?.isDirectory() || st.isSymbolicLink()) continue;
+      if (!(await fs.stat(path.join(h, 'cgroup.procs')).catch(() => undefined))) continue;
+      const dir = path.join(h, rel);
+      try {
+        await fs.mkdir(dir, { recursive: true });
+        await fs.writeFile(path.join(dir, 'cgroup.procs'), String(pid));
+      } catch {
+        /* a hierarchy that refuses (e.g. v2 with controllers in use) is skipped */
+      }
+    }
   }
 
   /** SIGKILLs the monitor of `id` if it is alive. */
