@@ -37,7 +37,7 @@ export class PodController {
 
   constructor(private readonly o: PodControllerOptions) {
     this.queue = new WorkQueue((key) => o.syncer.reconcile(key), {
-      workers: o.workers ?? 8,
+      workers: o.workers ?? 16,
       onError: (key, err) =>
         o.log.warn({ pod: key, err: (err as Error).message }, 'pod sync failed; retrying'),
     });

@@ -44,6 +44,7 @@ export interface PodSyncerOptions {
 }
 
 interface PullState {
+  uid: string;
   attempts: number;
   nextAt: number;
   message: string;
@@ -105,11 +106,14 @@ export class PodSyncer {
     const recs = this.o.supervisor.list().filter((r) => r.spec.config.podUID === uid);
     await Promise.all(recs.map((r) => this.o.supervisor.stop(r.id, graceSeconds)));
     await this.o.volumes.remove(uid);
-    for (const r of recs) {
-      this.pulls.delete(r.id);
-      this.imageIDs.delete(r.id);
-      this.announced.delete(r.id);
+    const ids = new Set(recs.map((r) => r.id));
+    for (const id of ids) {
+      this.pulls.delete(id);
+      this.imageIDs.delete(id);
     }
+    for (const [id, p] of this.pulls) if (p.uid === uid) this.pulls.delete(id);
+    for (const m of this.announced)
+      if (m.startsWith(`${uid}#`) || ids.has(m.split('#')[0])) this.announced.delete(m);
     this.lastStatus.delete(uid);
     this.known.delete(uid);
     this.o.log.info({ uid, containers: recs.length }, 'pod torn down');
@@ -162,6 +166,15 @@ export class PodSyncer {
       }));
       await this.writeStatus(pod, early);
       mark('early-status');
+    }
+    if (pod.spec.initContainers?.length && !this.announced.has(`${uid}#init`)) {
+      this.announced.add(`${uid}#init`);
+      this.o.events.record(
+        pod,
+        'Warning',
+        'Unsupported',
+        'spec.initContainers are not run by this version of the Berth agent; starting the containers without them',
+      );
     }
     let sources: PodSources | undefined;
     let prepared: PreparedPod | undefined;
@@ -278,7 +291,7 @@ export class PodSyncer {
       if (policy === 'Never') {
         const message = `Container image "${c.image}" is not present with pull policy of Never`;
         if (!st) this.o.events.record(pod, 'Warning', 'ErrImageNeverPull', message, field);
-        this.pulls.set(id, { attempts: 1, nextAt: now + 5000, message });
+        this.pulls.set(id, { uid: pod.metadata.uid!, attempts: 1, nextAt: now + 5000, message });
         return { waiting: { reason: 'ErrImageNeverPull', message }, requeueAfterMs: 5000 };
       }
     }
@@ -302,7 +315,12 @@ export class PodSyncer {
       const { initialDelayMs, maxDelayMs } = this.o.pullBackoff;
       const delay = Math.min(maxDelayMs, Math.max(1, initialDelayMs) * 2 ** Math.min(attempts - 1, 30));
       const message = `Failed to pull image "${c.image}": ${(e as Error).message}`;
-      this.pulls.set(id, { attempts, nextAt: Date.now() + delay, message: (e as Error).message });
+      this.pulls.set(id, {
+        uid: pod.metadata.uid!,
+        attempts,
+        nextAt: Date.now() + delay,
+        message: (e as Error).message,
+      });
       this.o.events.record(pod, 'Warning', 'Failed', message, field);
       this.o.log.warn(
         { pod: podKey(pod), image: c.image, err: (e as Error).message, retryInMs: delay },
