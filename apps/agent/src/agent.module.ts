@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { Inject, Injectable, Module, type DynamicModule } from '@nestjs/common';
-import { BerthClient } from '@berth/client';
+import { ApiError } from '@berth/api';
+import { BerthClient, ConnectionError } from '@berth/client';
 import { ImageService, RegistryHosts } from '@berth/oci';
 import pino, { type Logger } from 'pino';
 import { AgentConfig, splitHostPort } from './config/config';
@@ -175,7 +176,17 @@ export class AgentLifecycle {
       images: async () =>
         (await this.images.list()).map((i) => ({ names: [i.repoDigest, i.reference], sizeBytes: i.size })),
     });
-    await this.node.register();
+    // the control plane may not be up yet (or be restarting): keep trying, as the kubelet does
+    for (let delay = 500; ; delay = Math.min(delay * 2, 10_000)) {
+      try {
+        await this.node.register();
+        break;
+      } catch (e) {
+        if (!(e instanceof ConnectionError) && !(e instanceof ApiError && e.code >= 500)) throw e;
+        log.warn({ err: (e as Error).message, retryInMs: delay }, 'cannot register the node yet');
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
     this.node.start();
     this.syncer = new PodSyncer({
       client: this.client,
