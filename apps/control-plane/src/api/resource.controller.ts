@@ -11,6 +11,7 @@ import { apiGroup, apiGroupList, apiResourceList, apiVersions, versionInfo } fro
 import { ResourceService, type Query } from './resource.service';
 import { parseRoute, type ResourceRoute } from './route';
 import { streamWatch } from './watch-stream';
+import { PodLogService } from '../logs/pod-logs.service';
 
 /** Aborted when the application shuts down: open watches end so the server can close. */
 @Injectable()
@@ -50,6 +51,7 @@ export class ResourceController {
     private readonly resources: ResourceService,
     private readonly shutdown: ShutdownSignal,
     private readonly metrics: MetricsService,
+    private readonly podLogs: PodLogService,
     @Inject(SERVER_CONFIG) private readonly config: ServerConfig,
     @Inject(LOGGER) private readonly log: Logger,
   ) {}
@@ -81,6 +83,11 @@ export class ResourceController {
     }
     const body = Buffer.isBuffer(req.body) ? req.body : undefined;
     const ct = req.headers['content-type'];
+    if (route.subresource === 'log') {
+      if (req.method !== 'GET')
+        throw new ApiError('MethodNotAllowed', `${req.method} is not allowed on ${path}`);
+      return this.podLogs.stream(req, reply, route.namespace!, route.name!, q);
+    }
     switch (req.method) {
       case 'GET':
         if (q.watch === 'true' || q.watch === '1') return this.watch(req, reply, route, q);

@@ -14,6 +14,9 @@ export class AuthModule {
         { provide: APP_GUARD, useClass: AuthGuard },
         AuthHook,
       ],
+      // The pod log proxy presents the first token to agents.
+      exports: [AUTH_TOKENS],
+      global: true,
     };
   }
 }
