@@ -365,6 +365,60 @@ describe(
       assert.equal(existsSync(`/sys/fs/cgroup/memory/berth/${uid}`), false);
     });
 
+    test('init containers run to completion, in order, before the containers start', async () => {
+      await create({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'with-init', namespace: 'default' },
+        spec: {
+          nodeName: node,
+          terminationGracePeriodSeconds: 1,
+          volumes: [{ name: 'shared', emptyDir: {} }],
+          initContainers: [
+            {
+              name: 'first',
+              image,
+              command: ['sh', '-c', 'echo first >> /shared/order'],
+              volumeMounts: [{ name: 'shared', mountPath: '/shared' }],
+            },
+            {
+              name: 'second',
+              image,
+              command: ['sh', '-c', 'sleep 1; echo second >> /shared/order'],
+              volumeMounts: [{ name: 'shared', mountPath: '/shared' }],
+            },
+          ],
+          containers: [
+            {
+              name: 'main',
+              image,
+              command: ['sh', '-c', 'echo main >> /shared/order; sleep 3600'],
+              volumeMounts: [{ name: 'shared', mountPath: '/shared' }],
+            },
+          ],
+        },
+      });
+      const c = await running('with-init');
+      await waitFor('main to write', async () =>
+        exec(c.containerID, ['cat', '/shared/order']).includes('main'),
+      );
+      assert.equal(exec(c.containerID, ['cat', '/shared/order']), 'first\nsecond\nmain\n');
+      const p = await getPod('with-init');
+      assert.deepEqual(
+        p.status.initContainerStatuses.map((s: any) => [
+          s.name,
+          s.state.terminated?.exitCode,
+          s.state.terminated?.reason,
+        ]),
+        [
+          ['first', 0, 'Completed'],
+          ['second', 0, 'Completed'],
+        ],
+      );
+      assert.equal(p.status.conditions.find((x: any) => x.type === 'Initialized').status, 'True');
+      await k.delete('/api/v1/namespaces/default/pods/with-init');
+    });
+
     test('image GC: past the threshold, images no pod uses are removed, images in use stay', async () => {
       const gcNode = `${node}-gc`;
       const gcAgent = await startAgent({

@@ -129,15 +129,30 @@ function condition(
  * The pod's status as the agent reports it. Pure: `now` stamps transitions; what did not change
  * keeps its previous timestamps, so a repeated call with the same input gives the same status.
  */
-export function buildPodStatus(pod: Pod, views: ContainerView[], hostIP: string, now: string): PodStatusV1 {
+export function buildPodStatus(
+  pod: Pod,
+  views: ContainerView[],
+  hostIP: string,
+  now: string,
+  inits: ContainerView[] = [],
+): PodStatusV1 {
   const prev = pod.status as PodStatusV1 | undefined;
-  const phase = podPhase(views);
+  // init containers: each must end with 0 before the others run; one that ends otherwise for good fails the pod
+  const initialized = inits.every((v) => v.record?.state === 'terminated' && v.record.exitCode === 0);
+  const initFailed = inits.some((v) => v.record?.state === 'terminated' && v.record.exitCode !== 0);
+  const phase: PodPhase = initFailed ? 'Failed' : initialized ? podPhase(views) : 'Pending';
   const statuses = views.map(containerStatus);
-  const allReady = statuses.length > 0 && statuses.every((s) => s.ready);
+  const allReady = initialized && statuses.length > 0 && statuses.every((s) => s.ready);
   const done = phase === 'Succeeded' || phase === 'Failed';
   const notReadyReason = done ? 'PodCompleted' : allReady ? undefined : 'ContainersNotReady';
   const conditions = [
-    condition('Initialized', true, prev?.conditions, now, done ? 'PodCompleted' : undefined),
+    condition(
+      'Initialized',
+      initialized,
+      prev?.conditions,
+      now,
+      done && initialized ? 'PodCompleted' : initialized ? undefined : 'ContainersNotInitialized',
+    ),
     condition('Ready', allReady, prev?.conditions, now, notReadyReason),
     condition('ContainersReady', allReady, prev?.conditions, now, notReadyReason),
     condition('PodScheduled', true, prev?.conditions, now),
@@ -149,6 +164,7 @@ export function buildPodStatus(pod: Pod, views: ContainerView[], hostIP: string,
     hostIP,
     ...(podIP ? { podIP, podIPs: [{ ip: podIP }] } : {}),
     startTime: prev?.startTime ?? now,
+    ...(inits.length ? { initContainerStatuses: inits.map(containerStatus) } : {}),
     containerStatuses: statuses,
     qosClass: qosClass(pod),
   };

@@ -226,4 +226,77 @@ describe('pod syncer reconcile', () => {
     assert.equal(w.reason, 'CreateContainerConfigError');
     assert.match(w.message, /secret "nope" not found/);
   });
+
+  test('init containers run one at a time to completion before the containers start', async () => {
+    const { syncer, supervisor, writes } = setup({ have: true });
+    const p = pod();
+    p.spec.initContainers = [
+      {
+        name: 'init-a',
+        image: '127.0.0.1:5000/app/web:v1',
+        imagePullPolicy: 'IfNotPresent',
+        command: ['true'],
+      },
+      {
+        name: 'init-b',
+        image: '127.0.0.1:5000/app/web:v1',
+        imagePullPolicy: 'IfNotPresent',
+        command: ['true'],
+      },
+    ] as never;
+    syncer.cache.set('default/web', p);
+    await syncer.reconcile('default/web');
+    assert.deepEqual(
+      supervisor.runs.map((r) => r.config.name),
+      ['init-a'],
+    );
+    assert.equal(supervisor.runs[0].restartPolicy, 'OnFailure');
+    let st = writes[writes.length - 1].status;
+    assert.equal(st.phase, 'Pending');
+    assert.equal(st.conditions.find((c: { type: string }) => c.type === 'Initialized').status, 'False');
+    assert.equal(st.initContainerStatuses[1].state.waiting.reason, 'PodInitializing');
+    assert.equal(st.containerStatuses[0].state.waiting.reason, 'PodInitializing');
+    const finish = (name: string, exitCode: number) =>
+      Object.assign(supervisor.records.get(containerId('uid-1', name))!, {
+        state: 'terminated',
+        exitCode,
+        reason: exitCode ? 'Error' : 'Completed',
+      });
+    finish('init-a', 0);
+    await syncer.reconcile('default/web');
+    assert.deepEqual(
+      supervisor.runs.map((r) => r.config.name),
+      ['init-a', 'init-b'],
+    );
+    finish('init-b', 0);
+    await syncer.reconcile('default/web');
+    assert.deepEqual(
+      supervisor.runs.map((r) => r.config.name),
+      ['init-a', 'init-b', 'main'],
+    );
+    st = writes[writes.length - 1].status;
+    assert.equal(st.phase, 'Running');
+    assert.equal(st.conditions.find((c: { type: string }) => c.type === 'Initialized').status, 'True');
+    assert.equal(st.initContainerStatuses[0].state.terminated.reason, 'Completed');
+  });
+
+  test('with restartPolicy Never a failed init container fails the pod and nothing else starts', async () => {
+    const { syncer, supervisor, writes } = setup({ have: true });
+    const p = pod();
+    p.spec.restartPolicy = 'Never';
+    p.spec.initContainers = [
+      { name: 'init', image: '127.0.0.1:5000/app/web:v1', imagePullPolicy: 'IfNotPresent' },
+    ] as never;
+    syncer.cache.set('default/web', p);
+    await syncer.reconcile('default/web');
+    assert.equal(supervisor.runs[0].restartPolicy, 'Never');
+    Object.assign(supervisor.records.get(containerId('uid-1', 'init'))!, {
+      state: 'terminated',
+      exitCode: 2,
+      reason: 'Error',
+    });
+    await syncer.reconcile('default/web');
+    assert.equal(supervisor.runs.length, 1);
+    assert.equal(writes[writes.length - 1].status.phase, 'Failed');
+  });
 });

@@ -43,6 +43,14 @@ export interface PodSyncerOptions {
   };
 }
 
+interface StartContext {
+  pod: Pod;
+  soonest: (ms: number) => void;
+  mark: (what: string) => void;
+  sources?: PodSources;
+  prepared?: PreparedPod;
+}
+
 interface PullState {
   uid: string;
   attempts: number;
@@ -152,92 +160,127 @@ export class PodSyncer {
     };
     // a new pod: say Pending/ContainerCreating before a pull that may take a while
     const toPull = async () => {
-      for (const c of containers) {
+      for (const c of [...(pod.spec.initContainers ?? []), ...containers]) {
         if (this.o.supervisor.get(containerId(uid, c.name))) continue;
         if (pullPolicyOf(c) === 'Always' || !(await this.o.images.get(c.image))) return true;
       }
       return false;
     };
     if (!pod.status?.containerStatuses && (await toPull())) {
-      const early = containers.map((c) => ({
-        name: c.name,
-        image: c.image,
-        record: this.o.supervisor.get(containerId(uid, c.name)),
-      }));
-      await this.writeStatus(pod, early);
+      const early = (list: ContainerV1[]) =>
+        list.map((c) => ({
+          name: c.name,
+          image: c.image,
+          record: this.o.supervisor.get(containerId(uid, c.name)),
+        }));
+      await this.writeStatus(pod, early(containers), early(pod.spec.initContainers ?? []));
       mark('early-status');
     }
-    if (pod.spec.initContainers?.length && !this.announced.has(`${uid}#init`)) {
-      this.announced.add(`${uid}#init`);
-      this.o.events.record(
-        pod,
-        'Warning',
-        'Unsupported',
-        'spec.initContainers are not run by this version of the Berth agent; starting the containers without them',
-      );
+    const ctx: StartContext = { pod, soonest, mark };
+    // init containers run one after another to completion before the others start
+    const initViews: ContainerView[] = [];
+    let initialized = true;
+    const initPolicy: RestartPolicy = pod.spec.restartPolicy === 'Never' ? 'Never' : 'OnFailure';
+    for (const c of pod.spec.initContainers ?? []) {
+      const id = containerId(uid, c.name);
+      const view: ContainerView = { name: c.name, image: c.image, imageID: this.imageIDs.get(id) };
+      initViews.push(view);
+      if (!initialized) {
+        view.waiting = { reason: 'PodInitializing' };
+        continue;
+      }
+      const rec = await this.ensureStarted(ctx, c, id, view, initPolicy, 'initContainers');
+      if (!(rec?.state === 'terminated' && rec.exitCode === 0)) initialized = false;
     }
-    let sources: PodSources | undefined;
-    let prepared: PreparedPod | undefined;
     for (const c of containers) {
       const id = containerId(uid, c.name);
       const view: ContainerView = { name: c.name, image: c.image, imageID: this.imageIDs.get(id) };
       views.push(view);
-      const rec = this.o.supervisor.get(id);
-      if (rec) {
-        view.record = rec;
-        if (!view.imageID) {
-          const img = await this.o.images.get(c.image).catch(() => undefined);
-          if (img) this.imageIDs.set(id, (view.imageID = img.repoDigest));
-        }
-        this.announce(pod, c, rec);
+      if (!initialized && !this.o.supervisor.get(id)) {
+        view.waiting = { reason: 'PodInitializing' };
         continue;
       }
-      const got = await this.ensureImage(pod, c, id);
-      mark('image');
-      if ('waiting' in got) {
-        view.waiting = got.waiting;
-        soonest(got.requeueAfterMs);
-        continue;
-      }
-      view.imageID = got.image.repoDigest;
-      this.imageIDs.set(id, got.image.repoDigest);
-      try {
-        sources ??= await this.fetchSources(pod);
-        prepared ??= await this.o.volumes.prepare(pod, sources, this.o.hostIP);
-        mark('volumes');
-        const config = mapContainer({
-          pod,
-          container: c,
-          image: runConfigOf(got.image),
-          sources,
-          volumes: prepared.volumes,
-          etcFiles: prepared.etcFiles,
-          hostIP: this.o.hostIP,
-          podIP: pod.spec.hostNetwork ? this.o.hostIP : '',
-          user: await this.resolveUser(got.image, pod, c),
-        });
-        const started = await this.o.supervisor.run({
-          config,
-          layers: got.image.layers.map((l) => l.dir),
-          restartPolicy: (pod.spec.restartPolicy ?? 'Always') as RestartPolicy,
-          logPath: this.logPath(id),
-        });
-        view.record = started;
-        mark('start');
-        this.announce(pod, c, started);
-      } catch (e) {
-        if (!(e instanceof PodConfigError || e instanceof VolumeError || e instanceof ContainerConfigError))
-          throw e;
-        view.waiting = { reason: 'CreateContainerConfigError', message: e.message };
-        this.o.events.record(pod, 'Warning', 'Failed', `Error: ${e.message}`, `spec.containers{${c.name}}`);
-        soonest(this.o.pullBackoff.maxDelayMs);
-      }
+      await this.ensureStarted(
+        ctx,
+        c,
+        id,
+        view,
+        (pod.spec.restartPolicy ?? 'Always') as RestartPolicy,
+        'containers',
+      );
     }
-    await this.writeStatus(pod, views);
+    await this.writeStatus(pod, views, initViews);
     mark('status');
     if (timings.length > 1)
       this.o.log.debug({ pod: podKey(pod), ms: Object.fromEntries(timings) }, 'pod synced');
     return requeue === undefined ? undefined : { requeueAfterMs: requeue };
+  }
+
+  /**
+   * The container's supervisor record, starting it first when it has none: image per pull policy,
+   * volumes and /etc files (once per sync), ContainerConfig, supervisor.run. Fills in `view`.
+   */
+  private async ensureStarted(
+    ctx: StartContext,
+    c: ContainerV1,
+    id: string,
+    view: ContainerView,
+    restartPolicy: RestartPolicy,
+    list: 'containers' | 'initContainers',
+  ): Promise<ContainerRecord | undefined> {
+    const { pod } = ctx;
+    const rec = this.o.supervisor.get(id);
+    if (rec) {
+      view.record = rec;
+      if (!view.imageID) {
+        const img = await this.o.images.get(c.image).catch(() => undefined);
+        if (img) this.imageIDs.set(id, (view.imageID = img.repoDigest));
+      }
+      this.announce(pod, c, rec);
+      return rec;
+    }
+    const got = await this.ensureImage(pod, c, id);
+    ctx.mark('image');
+    if ('waiting' in got) {
+      view.waiting = got.waiting;
+      ctx.soonest(got.requeueAfterMs);
+      return undefined;
+    }
+    view.imageID = got.image.repoDigest;
+    this.imageIDs.set(id, got.image.repoDigest);
+    try {
+      ctx.sources ??= await this.fetchSources(pod);
+      ctx.prepared ??= await this.o.volumes.prepare(pod, ctx.sources, this.o.hostIP);
+      ctx.mark('volumes');
+      const config = mapContainer({
+        pod,
+        container: c,
+        image: runConfigOf(got.image),
+        sources: ctx.sources,
+        volumes: ctx.prepared.volumes,
+        etcFiles: ctx.prepared.etcFiles,
+        hostIP: this.o.hostIP,
+        podIP: pod.spec.hostNetwork ? this.o.hostIP : '',
+        user: await this.resolveUser(got.image, pod, c),
+      });
+      const started = await this.o.supervisor.run({
+        config,
+        layers: got.image.layers.map((l) => l.dir),
+        restartPolicy,
+        logPath: this.logPath(id),
+      });
+      view.record = started;
+      ctx.mark('start');
+      this.announce(pod, c, started);
+      return started;
+    } catch (e) {
+      if (!(e instanceof PodConfigError || e instanceof VolumeError || e instanceof ContainerConfigError))
+        throw e;
+      view.waiting = { reason: 'CreateContainerConfigError', message: e.message };
+      this.o.events.record(pod, 'Warning', 'Failed', `Error: ${e.message}`, `spec.${list}{${c.name}}`);
+      ctx.soonest(this.o.pullBackoff.maxDelayMs);
+      return undefined;
+    }
   }
 
   /** Events for a container's start, once per run. */
@@ -400,9 +443,9 @@ export class PodSyncer {
   }
 
   /** PUT …/status when it changed; retries a conflict once on a fresh copy of the same pod. */
-  private async writeStatus(pod: Pod, views: ContainerView[]): Promise<void> {
+  private async writeStatus(pod: Pod, views: ContainerView[], inits: ContainerView[] = []): Promise<void> {
     const uid = pod.metadata.uid!;
-    const status: PodStatusV1 = buildPodStatus(pod, views, this.o.hostIP, new Date().toISOString());
+    const status: PodStatusV1 = buildPodStatus(pod, views, this.o.hostIP, new Date().toISOString(), inits);
     const text = JSON.stringify(status);
     if (this.lastStatus.get(uid) === text || sameStatus(pod.status, status)) {
       this.lastStatus.set(uid, text);
