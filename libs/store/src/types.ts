@@ -66,6 +66,8 @@ export interface ResourceStore {
   create(kind: KindInfo, obj: KubeObject, opts?: CreateOptions): Promise<KubeObject>;
   get(kind: KindInfo, namespace: string | undefined, name: string): Promise<KubeObject>;
   list(kind: KindInfo, opts?: ListOptions): Promise<ListResult>;
+  /** As list(), with each item as its stored JSON text (no parse/serialise round trip for big lists). */
+  listRaw?(kind: KindInfo, opts?: ListOptions): Promise<Omit<ListResult, 'items'> & { items: string[] }>;
   /**
    * Compare-and-swap on metadata.resourceVersion when it is set (409 Conflict if stale); an update
    * without one is applied to the latest version. generation rises only when .spec (or, for kinds

@@ -91,7 +91,7 @@ export class ResourceController {
     switch (req.method) {
       case 'GET':
         if (q.watch === 'true' || q.watch === '1') return this.watch(req, reply, route, q);
-        if (route.name === undefined) return send(reply, 200, await this.resources.list(route, q));
+        if (route.name === undefined) return sendText(reply, 200, await this.resources.listJson(route, q));
         return send(reply, 200, await this.resources.get(route));
       case 'POST':
         if (route.name !== undefined)
@@ -171,6 +171,10 @@ function needName(route: ResourceRoute, method: string): void {
       `${method} needs an object path (/${route.kind.resource}/{name}), not a collection`,
     );
   }
+}
+
+async function sendText(reply: FastifyReply, code: number, json: string): Promise<void> {
+  await reply.code(code).header('content-type', 'application/json').send(json);
 }
 
 async function send(reply: FastifyReply, code: number, body: unknown): Promise<void> {
