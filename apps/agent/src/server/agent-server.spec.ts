@@ -54,6 +54,12 @@ describe('agent endpoint', () => {
       'three\n',
     );
     assert.equal(
+      await (
+        await fetch(`${url}/containerLogs/default/p/main?tailLines=1&timestamps=true`, { headers: auth })
+      ).text(),
+      '2026-01-01T00:00:02Z three\n',
+    );
+    assert.equal(
       await (await fetch(`${url}/containerLogs/default/p/main?previous=true`, { headers: auth })).text(),
       'old run\n',
     );
@@ -90,6 +96,7 @@ describe('agent endpoint', () => {
     assert.deepEqual(parseLogQuery(new URLSearchParams('follow=true&tailLines=5')), {
       follow: true,
       previous: false,
+      timestamps: false,
       tailLines: 5,
     });
     assert.throws(() => parseLogQuery(new URLSearchParams('follow=maybe')), /follow must be true or false/);

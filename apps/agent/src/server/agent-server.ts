@@ -21,6 +21,8 @@ export interface AgentServerDeps {
 export interface LogQuery {
   follow: boolean;
   previous: boolean;
+  /** Prefix each line with its RFC 3339 time, as `kubectl logs --timestamps`. */
+  timestamps: boolean;
   tailLines?: number;
 }
 
@@ -38,7 +40,7 @@ export function parseLogQuery(q: URLSearchParams): LogQuery {
     if (!/^\d+$/.test(t)) throw new Error(`tailLines must be a whole number ≥ 0, got "${t}"`);
     tailLines = Number(t);
   }
-  return { follow: bool('follow'), previous: bool('previous'), tailLines };
+  return { follow: bool('follow'), previous: bool('previous'), timestamps: bool('timestamps'), tailLines };
 }
 
 function tokenMatches(header: string | undefined, token: string): boolean {
@@ -71,7 +73,7 @@ function status(res: http.ServerResponse, code: number, reason: string, message:
 /**
  * The agent's own HTTP endpoint (node:http, like the kubelet's):
  *   GET /healthz                                              ok (no auth)
- *   GET /containerLogs/{ns}/{pod}/{container}?follow=&previous=&tailLines=   the log as plain text
+ *   GET /containerLogs/{ns}/{pod}/{container}?follow=&previous=&tailLines=&timestamps=   the log as plain text
  *   GET /images                                                the node's images (JSON)
  * Every route but /healthz needs `Authorization: Bearer <token>`.
  */
@@ -167,7 +169,8 @@ export class AgentServer {
           return true;
         },
       })) {
-        if (!res.write(e.line + '\n')) await new Promise((ok) => res.once('drain', ok));
+        if (!res.write(q.timestamps ? `${e.time} ${e.line}\n` : e.line + '\n'))
+          await new Promise((ok) => res.once('drain', ok));
         if (abort.signal.aborted) break;
       }
     } catch (e) {
