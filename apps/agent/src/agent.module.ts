@@ -159,7 +159,17 @@ export class AgentLifecycle {
         })),
       findContainer: (ns, pod, container) => this.findContainer(ns, pod, container),
     });
-    const boundPort = await this.server.listen(host, port);
+    const boundPort = await this.server.listen(host, port).catch((e: NodeJS.ErrnoException) => {
+      const why =
+        e.code === 'EADDRINUSE'
+          ? 'the address is already in use'
+          : e.code === 'EADDRNOTAVAIL'
+            ? 'no such local address'
+            : e.message;
+      throw new Error(
+        `--listen ${cfg.listen}: cannot listen: ${why} (choose another with --listen HOST:PORT)`,
+      );
+    });
     const version = (await rt.runtime.version()).replace(/^\S+ version /, '');
     const info = await hostInfo({
       nodeName: cfg.nodeName,
