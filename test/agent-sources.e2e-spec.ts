@@ -419,6 +419,28 @@ describe(
       await k.delete('/api/v1/namespaces/default/pods/with-init');
     });
 
+    test('a control plane restart: the agent resumes its watch and heartbeat and runs new pods', async () => {
+      await cp.restart();
+      const since = new Date(Date.now() + 1000).toISOString();
+      await create({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'after-restart', namespace: 'default' },
+        spec: {
+          nodeName: node,
+          terminationGracePeriodSeconds: 1,
+          containers: [{ name: 'main', image, command: ['sleep', '3600'] }],
+        },
+      });
+      await running('after-restart', 60_000);
+      await waitFor('a heartbeat after the restart', async () => {
+        const n = (await k.get(`/api/v1/nodes/${node}`)).body;
+        const hb = n.status.conditions.find((c: any) => c.type === 'Ready').lastHeartbeatTime;
+        return Date.parse(hb) >= Date.parse(since.replace(/\.\d+Z$/, 'Z')) - 1000;
+      });
+      await k.delete('/api/v1/namespaces/default/pods/after-restart');
+    });
+
     test('image GC: past the threshold, images no pod uses are removed, images in use stay', async () => {
       const gcNode = `${node}-gc`;
       const gcAgent = await startAgent({
