@@ -136,9 +136,13 @@ export const USAGE = `usage: berth-agent --server URL (--token-file FILE | --tok
                    [--restart-initial-delay DUR] [--restart-max-delay DUR] [--restart-reset-after DUR]
                    [--heartbeat-interval DUR] [--max-pods N] [--image-gc-threshold SIZE]
                    [--image-gc-interval DUR] [--log-format json|pretty] [--config FILE]
-  DUR is a number with a unit: 500ms, 1s, 5m, 1h; SIZE a quantity: 10Gi, 500Mi (0: no image GC). The YAML file (--config) takes the same settings
-  in camelCase (server, tokenFile, nodeName, dataDir, registryMirrors: {docker.io: [URL]},
-  insecureRegistries: [HOST:PORT], runtime, listen, restartInitialDelay: 1s, ...); flags win.`;
+  DUR is a number with a unit (500ms, 1s, 5m, 1h); SIZE a quantity (10Gi, 500Mi; 0 turns image GC off).
+  --config FILE is YAML with the same settings in camelCase: server, token, tokenFile, nodeName,
+  dataDir, registryMirrors ({docker.io: [URL]}), insecureRegistries ([HOST:PORT]), runtime, listen,
+  restartInitialDelay, restartMaxDelay, restartResetAfter, heartbeatInterval, maxPods,
+  imageGcThreshold, imageGcInterval, logFormat. Flags win over the file.
+  Defaults: --node-name the host name, --data-dir /var/lib/berth/agent, --listen 0.0.0.0:10250,
+  restart backoff 1s doubling to 60s, reset after 10m; heartbeat 5s; image GC past 20Gi every 1m.`;
 
 function defaultNodeName(): string {
   return os
