@@ -441,6 +441,42 @@ describe(
       await k.delete('/api/v1/namespaces/default/pods/after-restart');
     });
 
+    test('logs follow=true streams a running container and ends when it exits, with every line', async () => {
+      await create({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'talker', namespace: 'default' },
+        spec: {
+          nodeName: node,
+          restartPolicy: 'Never',
+          terminationGracePeriodSeconds: 1,
+          containers: [
+            {
+              name: 'main',
+              image,
+              command: [
+                'sh',
+                '-c',
+                'sleep 1; for i in 1 2 3; do echo line $i; sleep 0.3; done; echo oops >&2',
+              ],
+            },
+          ],
+        },
+      });
+      await running('talker');
+      const res = await fetch(`${agent.url}/containerLogs/default/talker/main?follow=true`, {
+        headers: { authorization: `Bearer ${cp.token}` },
+      });
+      assert.equal(res.status, 200);
+      assert.equal(await res.text(), 'line 1\nline 2\nline 3\noops\n');
+      const p = await waitFor('talker Succeeded', async () => {
+        const x = await getPod('talker');
+        return x.status?.phase === 'Succeeded' ? x : undefined;
+      });
+      assert.equal(p.status.containerStatuses[0].state.terminated.exitCode, 0);
+      await k.delete('/api/v1/namespaces/default/pods/talker');
+    });
+
     test('image GC: past the threshold, images no pod uses are removed, images in use stay', async () => {
       const gcNode = `${node}-gc`;
       const gcAgent = await startAgent({
