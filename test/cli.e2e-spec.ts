@@ -411,6 +411,27 @@ describe('berthctl up', () => {
       }
       assert.match(nodes.stdout, new RegExp(`^${nodeName} +Ready `, 'm'), `${nodes.stderr}\n${up.output}`);
 
+      // No scheduler yet: up binds a pod without spec.nodeName to its local node. (The image is on a
+      // loopback port where nothing listens, so the agent's pull fails locally and nothing runs.)
+      const unbound = JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'unbound' },
+        spec: { containers: [{ name: 'c', image: '127.0.0.1:1/none/img:1' }] },
+      });
+      const applied = await berthctl(['apply', '-f', '-'], env as Record<string, string>, unbound);
+      assert.equal(applied.code, 0, applied.stderr);
+      let bound = '';
+      const deadline1 = Date.now() + 30_000;
+      while (Date.now() < deadline1 && bound !== nodeName) {
+        const g = await berthctl(['get', 'pod', 'unbound', '-o', 'json'], env as Record<string, string>);
+        bound = g.code === 0 ? (JSON.parse(g.stdout).spec.nodeName ?? '') : '';
+        if (bound !== nodeName) await new Promise((res) => setTimeout(res, 200));
+      }
+      assert.equal(bound, nodeName, up.output);
+      const del = await berthctl(['delete', 'pod', 'unbound', '--wait'], env as Record<string, string>);
+      assert.equal(del.code, 0, del.stderr);
+
       pids = descendants(up.child.pid!);
       assert.ok(pids.length >= 3, `the control plane, its redis and the agent run under up: ${pids}`);
       up.child.kill('SIGTERM');
