@@ -441,7 +441,7 @@ describe(
       await k.delete('/api/v1/namespaces/default/pods/after-restart');
     });
 
-    test('logs follow=true streams a running container and ends when it exits, with every line', async () => {
+    test('logs follow=true streams a running container and ends when it exits, with every line; also through the control plane pods/{name}/log', async () => {
       await create({
         apiVersion: 'v1',
         kind: 'Pod',
@@ -474,6 +474,12 @@ describe(
         return x.status?.phase === 'Succeeded' ? x : undefined;
       });
       assert.equal(p.status.containerStatuses[0].state.terminated.exitCode, 0);
+      // the same through the control plane's pods/{name}/log, which proxies to this agent
+      const viaCp = await fetch(`${cp.url}/api/v1/namespaces/default/pods/talker/log?tailLines=2`, {
+        headers: { authorization: `Bearer ${cp.token}` },
+      });
+      assert.equal(viaCp.status, 200);
+      assert.equal(await viaCp.text(), 'line 3\noops\n');
       await k.delete('/api/v1/namespaces/default/pods/talker');
     });
 
