@@ -291,6 +291,12 @@ describe(
       assert.ok(p < n, `previous run ${p} before current ${n}`);
       const unauth = await fetch(`${agent.url}/containerLogs/default/crash/main`);
       assert.equal(unauth.status, 401);
+      // `logs --previous` through the control plane
+      const viaCp = await fetch(`${cp.url}/api/v1/namespaces/default/pods/crash/log?previous=true`, {
+        headers: { authorization: `Bearer ${cp.token}` },
+      });
+      assert.equal(viaCp.status, 200);
+      assert.match(await viaCp.text(), /^run \d+\n$/);
       await k.delete('/api/v1/namespaces/default/pods/crash');
     });
 
