@@ -4,6 +4,7 @@ import { registerConfig } from './commands/config.command';
 import { registerDelete } from './commands/delete.command';
 import { registerDescribe } from './commands/describe.command';
 import { registerGet } from './commands/get.command';
+import { registerImages } from './commands/images.command';
 import { registerLogs } from './commands/logs.command';
 import { registerScale } from './commands/scale.command';
 import { registerUp } from './commands/up.command';
@@ -48,6 +49,7 @@ ${EXIT_CODES_HELP}`,
   registerDelete(program, io, setExit);
   registerScale(program, io, setExit);
   registerLogs(program, io, setExit);
+  registerImages(program, io, setExit);
   registerConfig(program, io, setExit);
   registerUp(program, io, setExit);
   registerVersion(program, io);
