@@ -392,6 +392,42 @@ describe(
       await k.delete('/api/v1/namespaces/default/pods/dies');
     });
 
+    test('--on-exit stop (as berthctl up runs it): SIGTERM to the agent stops its containers, leaves no mount; the pod stays', async () => {
+      const node2 = `${node}-stop`;
+      const a2 = await startAgent({
+        server: cp.url,
+        token: cp.token,
+        nodeName: node2,
+        extraArgs: ['--on-exit', 'stop'],
+      });
+      try {
+        await k.post(
+          '/api/v1/namespaces/default/pods',
+          pod('stopped-with-agent', node2, image, {}, { command: ['sleep', '3600'] }),
+        );
+        const cs = await waitFor('running on the second agent', async () => {
+          const c = await containerStatus('stopped-with-agent');
+          return c?.state?.running ? c : undefined;
+        });
+        const id = idOf(cs);
+        const listed = () =>
+          execFileSync('runc', ['--root', a2.runcRoot, 'list', '-q'], { encoding: 'utf8' });
+        assert.ok(listed().includes(id));
+        await a2.proc.stop(60_000);
+        assert.equal(await a2.proc.exited, 0, a2.proc.output);
+        assert.equal(listed().includes(id), false, 'the container was stopped and deleted');
+        assert.equal(readFileSync('/proc/self/mountinfo', 'utf8').includes(id), false, 'no mount left');
+        assert.equal(
+          (await k.get('/api/v1/namespaces/default/pods/stopped-with-agent')).status,
+          200,
+          'the pod stays in the API',
+        );
+      } finally {
+        await k.delete('/api/v1/namespaces/default/pods/stopped-with-agent');
+        await a2.stop();
+      }
+    });
+
     test('missing image: ErrImagePull then ImagePullBackOff, then Running once the image is pushed', async () => {
       const ref = `${reg.host}/e2e/late:v1`;
       await k.post(

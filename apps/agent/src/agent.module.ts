@@ -280,6 +280,7 @@ export class AgentLifecycle {
   async stop(): Promise<void> {
     if (this.gcTimer) clearInterval(this.gcTimer);
     await this.controller?.stop();
+    if (this.cfg.onExit === 'stop') await this.syncer?.teardownAll();
     await this.node?.stop();
     await this.server?.close();
     this.rt.stop();

@@ -7,7 +7,7 @@ import { FlagError, USAGE, parseAgentFlags, type AgentConfig } from './config/co
 /**
  * berth-agent: the node agent. Prints exactly one line on stdout once its Node is registered and
  * its pod watch is synced: `berth agent <node> ready`; logs go to stderr. SIGTERM/SIGINT stop the
- * agent; containers keep running (a restarted agent adopts them).
+ * agent; containers keep running (a restarted agent adopts them) unless --on-exit stop.
  */
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
@@ -34,8 +34,12 @@ async function main(): Promise<void> {
   const shutdown = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'shutting down; containers keep running');
-    const force = setTimeout(() => process.exit(1), 15_000);
+    log.info(
+      { signal, onExit: cfg.onExit },
+      `shutting down; containers ${cfg.onExit === 'stop' ? 'are stopped' : 'keep running'}`,
+    );
+    // With --on-exit stop, pods get their grace period (30 s by default) before SIGKILL.
+    const force = setTimeout(() => process.exit(1), cfg.onExit === 'stop' ? 90_000 : 15_000);
     force.unref();
     try {
       await app?.get(AgentLifecycle).stop();

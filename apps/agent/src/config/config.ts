@@ -78,6 +78,14 @@ export class AgentConfig {
   @IsIn(['json', 'pretty'], { message: 'must be json or pretty' })
   logFormat: 'json' | 'pretty' = 'json';
 
+  /**
+   * What happens to containers when the agent stops: `keep` (default; a restarted agent adopts
+   * them) or `stop` (every pod's containers are stopped with their grace period; `berthctl up` uses
+   * it so that stopping the cluster stops everything). Pods stay in the API and start again.
+   */
+  @IsIn(['keep', 'stop'], { message: 'must be keep or stop' })
+  onExit: 'keep' | 'stop' = 'keep';
+
   /** Image GC runs when blobs + layers use more than this many bytes (0 turns it off). */
   @IsInt()
   @Min(0)
@@ -118,6 +126,7 @@ const SETTINGS: Setting[] = [
   { flag: '--restart-reset-after', key: 'restartResetAfterMs', kind: 'duration' },
   { flag: '--heartbeat-interval', key: 'heartbeatIntervalMs', kind: 'duration' },
   { flag: '--log-format', key: 'logFormat', kind: 'string' },
+  { flag: '--on-exit', key: 'onExit', kind: 'string' },
   { flag: '--max-pods', key: 'maxPods', kind: 'int' },
   { flag: '--image-gc-threshold', key: 'imageGcThresholdBytes', kind: 'quantity' },
   { flag: '--image-gc-interval', key: 'imageGcIntervalMs', kind: 'duration' },
@@ -135,12 +144,14 @@ export const USAGE = `usage: berth-agent --server URL (--token-file FILE | --tok
                    [--registry-mirror REGISTRY=URL]... [--insecure-registry HOST[:PORT]]...
                    [--restart-initial-delay DUR] [--restart-max-delay DUR] [--restart-reset-after DUR]
                    [--heartbeat-interval DUR] [--max-pods N] [--image-gc-threshold SIZE]
-                   [--image-gc-interval DUR] [--log-format json|pretty] [--config FILE]
+                   [--image-gc-interval DUR] [--log-format json|pretty] [--on-exit keep|stop]
+                   [--config FILE]
   DUR is a number with a unit (500ms, 1s, 5m, 1h); SIZE a quantity (10Gi, 500Mi; 0 turns image GC off).
   --config FILE is YAML with the same settings in camelCase: server, token, tokenFile, nodeName,
   dataDir, registryMirrors ({docker.io: [URL]}), insecureRegistries ([HOST:PORT]), runtime, listen,
   restartInitialDelay, restartMaxDelay, restartResetAfter, heartbeatInterval, maxPods,
-  imageGcThreshold, imageGcInterval, logFormat. Flags win over the file.
+  imageGcThreshold, imageGcInterval, logFormat, onExit. Flags win over the file.
+  --on-exit stop stops every pod's containers when the agent stops (default keep: they run on).
   Defaults: --node-name the host name, --data-dir /var/lib/berth/agent, --listen 0.0.0.0:10250,
   restart backoff 1s doubling to 60s, reset after 10m; heartbeat 5s; image GC past 20Gi every 1m.`;
 

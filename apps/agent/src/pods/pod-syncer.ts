@@ -128,6 +128,15 @@ export class PodSyncer {
   }
 
   /**
+   * Stops the containers of every pod on this node with each pod's grace period (the agent exiting
+   * with --on-exit stop). The pods stay in the API; a restarted agent starts them again.
+   */
+  async teardownAll(): Promise<void> {
+    const uids = new Set(this.o.supervisor.list().map((r) => r.spec.config.podUID));
+    await Promise.all([...uids].map((u) => this.teardown(u, this.known.get(u)?.grace ?? 30)));
+  }
+
+  /**
    * After the first list: stops containers and removes pod directories whose pod UID is not bound
    * to this node any more (deleted while the agent was down).
    */

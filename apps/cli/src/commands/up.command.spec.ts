@@ -68,6 +68,8 @@ describe('up: children', () => {
             '/d/admin.token',
             '--data-dir',
             '/d/agent',
+            '--on-exit',
+            'stop',
             '--listen',
             '127.0.0.1:7001',
             '--registry-mirror',

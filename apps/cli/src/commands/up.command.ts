@@ -31,6 +31,8 @@ export interface ChildSpec {
   args: string[];
   /** When set, `up` waits for this line before going on; its first group is the URL. */
   ready?: RegExp;
+  /** How long stop() waits after SIGTERM before SIGKILL, when longer than --grace-seconds. */
+  minGraceMs?: number;
 }
 
 /** A running child: its own process group (so stop() also reaches what it started), output kept for errors. */
@@ -113,7 +115,7 @@ class Supervised {
     if (this.proc.pid === undefined) return;
     if (this.running) {
       this.proc.kill('SIGTERM');
-      const t = setTimeout(() => this.killGroup('SIGKILL'), graceMs);
+      const t = setTimeout(() => this.killGroup('SIGKILL'), Math.max(graceMs, this.spec.minGraceMs ?? 0));
       await this.exited;
       clearTimeout(t);
     }
@@ -148,12 +150,21 @@ export function childSpecs(flags: UpFlags, root = REPO_ROOT): ChildSpec[] {
       path.join(dataDir, 'admin.token'),
       '--data-dir',
       path.join(dataDir, 'agent'),
+      // Stopping the cluster stops its containers too (each pod gets its grace period).
+      '--on-exit',
+      'stop',
     ];
     if (flags.agentListen) args.push('--listen', flags.agentListen);
     if (flags.nodeName) args.push('--node-name', flags.nodeName);
     for (const m of flags.registryMirror ?? []) args.push('--registry-mirror', m);
     for (const r of flags.insecureRegistry ?? []) args.push('--insecure-registry', r);
-    specs.push({ name: 'agent', command: agentBin, args, ready: /berth agent (\S+) ready/ });
+    specs.push({
+      name: 'agent',
+      command: agentBin,
+      args,
+      ready: /berth agent (\S+) ready/,
+      minGraceMs: 95_000,
+    });
   }
   return specs;
 }
