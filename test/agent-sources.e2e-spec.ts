@@ -13,6 +13,7 @@ import {
   startAgent,
   startControlPlane,
   startRegistry,
+  waitFor,
   type ApiCaller,
   type ControlPlane,
   type TestAgent,
@@ -20,27 +21,6 @@ import {
 } from '@berth/testing';
 
 const isRoot = process.getuid?.() === 0 && existsSync('/usr/sbin/runc') && existsSync('/usr/bin/conmon');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(100);
-  }
-}
 
 describe(
   'agent e2e: config sources, pull secrets, mirrors, flags',

@@ -6,3 +6,4 @@ export * from './control-plane';
 export * from './registry';
 export * from './images';
 export * from './agent';
+export * from './wait';
