@@ -46,6 +46,52 @@ export function modelFor(k: KindInfo): Ctor | undefined {
   return MODELS[`${apiVersionOf(k)}/${k.kind}`];
 }
 
+/**
+ * class-validator recomputes a class's validation metadata (a filter over every decorator of the
+ * class and its parents) and regroups it by property for every object it validates: for a pod
+ * that is most of validateSync's time. The metadata only changes when decorators register, so
+ * the global storage answers from a cache that any registration clears. Same metadata, same
+ * order, same checks; lookups with groups are not cached.
+ */
+function cacheValidationMetadata(): void {
+  type Storage = ReturnType<typeof getMetadataStorage> & { berthCached?: boolean };
+  const storage = getMetadataStorage() as Storage;
+  if (storage.berthCached) return;
+  storage.berthCached = true;
+  type Metas = ReturnType<Storage['getTargetValidationMetadatas']>;
+  const targets = new Map<unknown, Map<string, Metas>>();
+  const grouped = new WeakMap<Metas, ReturnType<Storage['groupByPropertyName']>>();
+  const lookup = storage.getTargetValidationMetadatas.bind(storage);
+  const group = storage.groupByPropertyName.bind(storage);
+  const addValidation = storage.addValidationMetadata.bind(storage);
+  const addConstraint = storage.addConstraintMetadata.bind(storage);
+  storage.getTargetValidationMetadatas = (target, schema, always, strictGroups, groups) => {
+    if (groups?.length) return lookup(target, schema, always, strictGroups, groups);
+    const key = `${schema}\u0000${always}\u0000${strictGroups}`;
+    let byKey = targets.get(target);
+    if (!byKey) targets.set(target, (byKey = new Map()));
+    let metas = byKey.get(key);
+    if (!metas)
+      byKey.set(key, (metas = Object.freeze(lookup(target, schema, always, strictGroups, groups)) as Metas));
+    return metas;
+  };
+  storage.groupByPropertyName = (metas) => {
+    if (!Object.isFrozen(metas)) return group(metas);
+    let g = grouped.get(metas);
+    if (!g) grouped.set(metas, (g = group(metas)));
+    return g;
+  };
+  storage.addValidationMetadata = (m) => {
+    targets.clear();
+    addValidation(m);
+  };
+  storage.addConstraintMetadata = (m) => {
+    targets.clear();
+    addConstraint(m);
+  };
+}
+cacheValidationMetadata();
+
 const OPTIONS: ValidatorOptions = {
   whitelist: true,
   forbidNonWhitelisted: true,
