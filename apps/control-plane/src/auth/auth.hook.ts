@@ -3,7 +3,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { ApiError } from '@berth/api';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AUTH_TOKENS } from './auth.guard';
-import { bearerToken, tokenMatches } from './tokens';
+import { bearerToken, markAuthenticated, tokenMatches } from './tokens';
 
 /** Paths served without a token: the health probes. */
 export const PUBLIC_PATHS: ReadonlySet<string> = new Set(['/healthz', '/livez', '/readyz']);
@@ -18,12 +18,13 @@ export function authenticate(req: FastifyRequest, tokens: readonly string[]): vo
       token ? 'the bearer token is not valid' : 'a bearer token is required (Authorization: Bearer TOKEN)',
     );
   }
+  markAuthenticated(req);
 }
 
 /**
  * Authenticates in Fastify's onRequest phase: before the body is read and for every path,
- * including ones no route serves (Kubernetes answers 401 before 404). The AuthGuard checks the
- * same again at the handler, where @Public() is visible.
+ * including ones no route serves (Kubernetes answers 401 before 404). The AuthGuard lets through
+ * what this hook accepted and checks anything else at the handler, where @Public() is visible.
  */
 @Injectable()
 export class AuthHook implements OnModuleInit {

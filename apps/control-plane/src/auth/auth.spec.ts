@@ -6,7 +6,7 @@ import path from 'node:path';
 import { ApiError } from '@berth/api';
 import type { FastifyRequest } from 'fastify';
 import { authenticate } from './auth.hook';
-import { bearerToken, loadTokens, tokenMatches } from './tokens';
+import { bearerToken, isAuthenticated, loadTokens, tokenMatches } from './tokens';
 
 const req = (url: string, authorization?: string) =>
   ({ url, headers: { authorization } }) as unknown as FastifyRequest;
@@ -48,4 +48,24 @@ test('every path but the probes needs a valid token', () => {
     assert.throws(() => authenticate(req(p, 'Bearer wrong'), ['t']), unauthorized, p);
     authenticate(req(p, 'Bearer t'), ['t']);
   }
+});
+
+test('a request the hook accepted is marked authenticated for the guard; a refused one is not', () => {
+  const withRaw = (authorization?: string) =>
+    ({ url: '/api/v1/pods', headers: { authorization }, raw: {} }) as unknown as FastifyRequest;
+  const ok = withRaw('Bearer t');
+  authenticate(ok, ['t']);
+  assert.ok(isAuthenticated(ok));
+  const bad = withRaw('Bearer wrong');
+  assert.throws(() => authenticate(bad, ['t']));
+  assert.ok(!isAuthenticated(bad));
+  assert.ok(!isAuthenticated(withRaw('Bearer t')));
+});
+
+test('tokenMatches follows a token list that changes in place', () => {
+  const tokens = ['a'];
+  assert.ok(tokenMatches('a', tokens));
+  tokens[0] = 'b';
+  assert.ok(!tokenMatches('a', tokens));
+  assert.ok(tokenMatches('b', tokens));
 });

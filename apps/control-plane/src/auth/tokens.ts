@@ -21,14 +21,22 @@ export function loadTokens(file: string | undefined, dataDir: string): string[] 
   return tokens;
 }
 
+const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+/** The configured tokens' hashes, computed once per token list (recomputed if the list changes). */
+const tokenHashes = new WeakMap<readonly string[], { key: string; hashes: Buffer[] }>();
+
 /** Constant-time membership test (hashing first makes lengths equal). */
 export function tokenMatches(candidate: string, tokens: readonly string[]): boolean {
-  const c = createHash('sha256').update(candidate).digest();
-  let ok = false;
-  for (const t of tokens) {
-    const h = createHash('sha256').update(t).digest();
-    if (timingSafeEqual(c, h)) ok = true;
+  const key = tokens.join('\n');
+  let cached = tokenHashes.get(tokens);
+  if (cached?.key !== key) {
+    cached = { key, hashes: tokens.map(sha256) };
+    tokenHashes.set(tokens, cached);
   }
+  const c = sha256(candidate);
+  let ok = false;
+  for (const h of cached.hashes) if (timingSafeEqual(c, h)) ok = true;
   return ok;
 }
 
@@ -38,4 +46,16 @@ export function bearerToken(header: string | string[] | undefined): string | und
   if (!h) return undefined;
   const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
   return m?.[1];
+}
+
+/** Requests (their raw IncomingMessage) whose bearer token authenticate() already accepted. */
+const authenticated = new WeakSet<object>();
+
+export function markAuthenticated(req: { raw?: object }): void {
+  if (req.raw) authenticated.add(req.raw);
+}
+
+/** Whether authenticate() accepted this request's token (the AuthGuard need not check again). */
+export function isAuthenticated(req: { raw?: object }): boolean {
+  return !!req.raw && authenticated.has(req.raw);
 }
