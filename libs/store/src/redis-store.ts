@@ -406,9 +406,14 @@ export class RedisStore implements ResourceStore {
           { field: 'metadata', message: 'Required value', reason: 'FieldValueRequired' },
         ]);
       }
-      const base = clone(obj);
-      base.apiVersion = apiVersionOf(kind);
-      base.kind = kind.kind;
+      // Only top-level fields and metadata change below, so shallow copies keep the caller's
+      // object untouched (the stored and returned objects come from the serialized JSON).
+      const base: KubeObject = {
+        ...obj,
+        apiVersion: apiVersionOf(kind),
+        kind: kind.kind,
+        metadata: { ...obj.metadata },
+      };
       const ns = this.namespaceOf(kind, base);
       const generated =
         !base.metadata.name && typeof base.metadata.generateName === 'string' && !!base.metadata.generateName;
@@ -424,7 +429,7 @@ export class RedisStore implements ResourceStore {
       if (!kind.namespaced) delete base.metadata.namespace;
       let createdDefault = false;
       for (let attempt = 0; ; attempt++) {
-        const o = clone(base);
+        const o: KubeObject = { ...base, metadata: { ...base.metadata } };
         const m = o.metadata;
         if (generated) m.name = generateName(m.generateName as string);
         const name = m.name as string;
