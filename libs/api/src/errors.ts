@@ -67,6 +67,15 @@ const CODES: Record<StatusReason, number> = {
   Timeout: 504,
 };
 
+const GENERIC_REASONS = (Object.keys(CODES) as StatusReason[]).filter(
+  (r) => r !== 'AlreadyExists' && r !== 'Expired',
+);
+
+/** The generic reason of an HTTP status (409 → Conflict, 410 → Gone); undefined for codes no reason names. */
+export function reasonForCode(code: number): StatusReason | undefined {
+  return GENERIC_REASONS.find((r) => CODES[r] === code);
+}
+
 export class ApiError extends Error {
   readonly code: number;
   constructor(

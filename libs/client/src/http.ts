@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import { ApiError, type Status, type StatusReason } from '@berth/api';
+import { ApiError, reasonForCode, type Status } from '@berth/api';
 
 /** Query parameters; undefined, '' and false values are left out. */
 export type Query = Record<string, string | number | boolean | undefined>;
@@ -51,24 +51,6 @@ export class RequestTimeoutError extends Error {
   }
 }
 
-const REASON_BY_CODE: Record<number, StatusReason> = {
-  400: 'BadRequest',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'NotFound',
-  405: 'MethodNotAllowed',
-  406: 'NotAcceptable',
-  409: 'Conflict',
-  410: 'Gone',
-  413: 'RequestEntityTooLarge',
-  415: 'UnsupportedMediaType',
-  422: 'Invalid',
-  429: 'TooManyRequests',
-  500: 'InternalError',
-  503: 'ServiceUnavailable',
-  504: 'Timeout',
-};
-
 export function isStatus(v: unknown): v is Status {
   return (
     typeof v === 'object' &&
@@ -92,7 +74,7 @@ export function errorFromResponse(status: number, body: Buffer | string): ApiErr
   } catch {
     // not JSON: fall through
   }
-  const reason = REASON_BY_CODE[status] ?? (status >= 500 ? 'InternalError' : 'BadRequest');
+  const reason = reasonForCode(status) ?? (status >= 500 ? 'InternalError' : 'BadRequest');
   const err = new ApiError(reason, text.trim().slice(0, 500) || `the server answered HTTP ${status}`);
   (err as { code: number }).code = status;
   return err;
