@@ -123,6 +123,20 @@ interface Feed {
  * the next XREAD includes it. When the reader fails, every watcher fails (they resume from their
  * last resourceVersion); the next watcher restarts the loop.
  */
+/**
+ * The command's result, or a rejection as soon as the connection closes. ioredis, told not to
+ * resend unfulfilled commands, silently drops a blocked XREAD when Redis restarts: without this the
+ * reader (and every watcher) would wait for the command timeout instead of failing over at once.
+ */
+function untilClosed<T>(conn: Redis, command: Promise<T>): Promise<T> {
+  let onClose: () => void = () => undefined;
+  const closed = new Promise<never>((_, reject) => {
+    onClose = () => reject(new Error('Connection is closed.'));
+    conn.once('close', onClose);
+  });
+  return Promise.race([command, closed]).finally(() => conn.off('close', onClose));
+}
+
 export class StreamHub {
   private feeds = new Map<string, Feed>();
   private running = false;
@@ -205,24 +219,26 @@ export class StreamHub {
         }
         if (this.readerId === undefined) {
           // Without CLIENT (restricted ACL) a new kind just waits for the current XREAD to time out.
-          this.readerId = await conn.client('ID').then(Number, () => -1);
+          this.readerId = await untilClosed(conn, conn.client('ID')).then(Number, () => -1);
         }
-        const res = (await conn.xread(
-          'COUNT',
-          1000,
-          'BLOCK',
-          this.o.blockMs,
-          'STREAMS',
-          ...active.map((f) => f.stream),
-          ...active.map((f) => `${f.pos}-0`),
+        const res = (await untilClosed(
+          conn,
+          conn.xread(
+            'COUNT',
+            1000,
+            'BLOCK',
+            this.o.blockMs,
+            'STREAMS',
+            ...active.map((f) => f.stream),
+            ...active.map((f) => `${f.pos}-0`),
+          ),
         )) as [string, [string, string[]][]][] | null;
         if (!res) {
           // Nothing new (or woken): a feed whose stream has nothing after its position has seen
           // every revision up to the global one, so its watchers may bookmark that.
-          const [rev, ...newest] = await conn.berthProgress(
-            this.o.revKey,
-            this.o.lastKey,
-            ...active.map((f) => f.resource),
+          const [rev, ...newest] = await untilClosed(
+            conn,
+            conn.berthProgress(this.o.revKey, this.o.lastKey, ...active.map((f) => f.resource)),
           );
           active.forEach((f, i) => {
             if (Number(newest[i]) <= f.pos) for (const s of f.sinks) s.push({ progress: Number(rev) });
