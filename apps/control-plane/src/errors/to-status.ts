@@ -1,22 +1,5 @@
 import { HttpException } from '@nestjs/common';
-import { ApiError, type Status, type StatusReason } from '@berth/api';
-
-const REASON_BY_CODE: Record<number, StatusReason> = {
-  400: 'BadRequest',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'NotFound',
-  405: 'MethodNotAllowed',
-  406: 'NotAcceptable',
-  409: 'Conflict',
-  410: 'Gone',
-  413: 'RequestEntityTooLarge',
-  415: 'UnsupportedMediaType',
-  422: 'Invalid',
-  429: 'TooManyRequests',
-  503: 'ServiceUnavailable',
-  504: 'Timeout',
-};
+import { ApiError, reasonForCode, type Status } from '@berth/api';
 
 const BY_CODE_MESSAGES: Record<number, string> = {
   404: 'the server could not find the requested resource',
@@ -47,8 +30,9 @@ export function toStatus(err: unknown): { status: Status; internal: boolean } {
     code = e.statusCode;
     message = (e.code && FASTIFY_MESSAGES[e.code]) || e.message || 'bad request';
   }
-  if (code !== undefined && code >= 400 && code < 500 && REASON_BY_CODE[code]) {
-    return { status: new ApiError(REASON_BY_CODE[code], message ?? '').toStatus(), internal: false };
+  const reason = code !== undefined && code >= 400 && code < 500 ? reasonForCode(code) : undefined;
+  if (reason) {
+    return { status: new ApiError(reason, message ?? '').toStatus(), internal: false };
   }
   if (code === 503)
     return {
