@@ -164,6 +164,16 @@ describe(
       return out.map((e) => e.line);
     }
 
+    /** Waits until the container has logged `line` (e.g. that a shell has set its trap: a SIGTERM
+     * sent before that would be ignored by PID 1 without a word). */
+    async function untilLogged(id: string, file: string, line: string): Promise<void> {
+      const deadline = Date.now() + 10_000;
+      while (!(await logLines(id, file)).includes(line)) {
+        if (Date.now() > deadline) throw new Error(`${id} did not log "${line}"`);
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    }
+
     /** Runs a script to completion in a container; its output lines and exit code. */
     async function runScript(id: string, script: string, over: Partial<ContainerConfig> = {}) {
       const dir = await prepare(id, { command: ['/bin/sh', '-c', script], ...over });
@@ -470,14 +480,19 @@ describe(
       test('stop: SIGTERM is honoured, then everything is removed', async () => {
         const id = newId('term');
         const r = await sup.run(
-          spec(id, ['/bin/sh', '-c', 'trap "echo got-term; exit 0" TERM; while :; do sleep 0.1; done']),
+          spec(id, [
+            '/bin/sh',
+            '-c',
+            'trap "echo got-term; exit 0" TERM; echo trapped; while :; do sleep 0.1; done',
+          ]),
         );
         assert.equal(r.state, 'running');
         const monitor = await runtime.monitorPid(id);
+        await untilLogged(id, r.logPath, 'trapped');
         const exited = nextExit(id, 20_000);
         await sup.stop(id, 20, { keepLogs: true });
         assert.equal((await exited).exitCode, 0, 'exited through its TERM handler');
-        assert.deepEqual(await logLines(id, r.logPath), ['got-term']);
+        assert.deepEqual(await logLines(id, r.logPath), ['trapped', 'got-term']);
         await assertGone(id, [r.pid!, monitor!]);
         await fs.rm(r.logPath, { force: true });
       });
@@ -485,13 +500,18 @@ describe(
       test('stop: SIGKILL after the grace period when TERM is trapped', async () => {
         const id = newId('kill');
         const r = await sup.run(
-          spec(id, ['/bin/sh', '-c', 'trap "echo ignoring-term" TERM; while :; do sleep 0.1; done']),
+          spec(id, [
+            '/bin/sh',
+            '-c',
+            'trap "echo ignoring-term" TERM; echo trapped; while :; do sleep 0.1; done',
+          ]),
         );
         const monitor = await runtime.monitorPid(id);
+        await untilLogged(id, r.logPath, 'trapped');
         const exited = nextExit(id, 20_000);
         await sup.stop(id, 1, { keepLogs: true });
         assert.equal((await exited).exitCode, 137, 'killed');
-        assert.deepEqual(await logLines(id, r.logPath), ['ignoring-term']);
+        assert.deepEqual(await logLines(id, r.logPath), ['trapped', 'ignoring-term']);
         await assertGone(id, [r.pid!, monitor!]);
         await fs.rm(r.logPath, { force: true });
       });
