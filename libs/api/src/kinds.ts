@@ -116,6 +116,18 @@ export const KINDS: readonly KindInfo[] = [
     hasStatus: true,
     hasScale: true,
   },
+  {
+    group: 'coordination.k8s.io',
+    version: 'v1',
+    kind: 'Lease',
+    listKind: 'LeaseList',
+    resource: 'leases',
+    singular: 'lease',
+    shortNames: [],
+    namespaced: true,
+    hasStatus: false,
+    hasScale: false,
+  },
 ];
 
 export function apiVersionOf(k: KindInfo): string {

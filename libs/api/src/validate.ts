@@ -18,6 +18,7 @@ import {
   ConfigMapV1,
   DeploymentV1,
   EventV1,
+  LeaseV1,
   NamespaceV1,
   NodeV1,
   ReplicaSetV1,
@@ -40,6 +41,7 @@ export const MODELS: Readonly<Record<string, Ctor>> = {
   'v1/Secret': SecretV1,
   'apps/v1/Deployment': DeploymentV1,
   'apps/v1/ReplicaSet': ReplicaSetV1,
+  'coordination.k8s.io/v1/Lease': LeaseV1,
 };
 
 export function modelFor(k: KindInfo): Ctor | undefined {

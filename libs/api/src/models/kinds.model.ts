@@ -1,4 +1,4 @@
-/** class-validator models of Namespace, Node, Event, ConfigMap, Secret, Deployment and ReplicaSet. */
+/** class-validator models of Namespace, Node, Event, ConfigMap, Secret, Deployment, ReplicaSet and Lease. */
 import { IsOptional } from 'class-validator';
 import {
   EachString,
@@ -235,4 +235,24 @@ export class ReplicaSetV1 {
   @Nested(() => ObjectMetaV1, true) metadata!: ObjectMetaV1;
   @Nested(() => ReplicaSetSpecV1, true) spec!: ReplicaSetSpecV1;
   @LooseObject() status?: ReplicaSetStatusV1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lease (coordination.k8s.io/v1): node heartbeats (namespace kube-node-lease) and leader election
+
+export class LeaseSpecV1 {
+  @OptionalString() holderIdentity?: string;
+  @OptionalInt(1) leaseDurationSeconds?: number;
+  @IsOptional() @IsTimestamp() acquireTime?: string;
+  @IsOptional() @IsTimestamp() renewTime?: string;
+  @OptionalInt(0) leaseTransitions?: number;
+  @OptionalString() strategy?: string;
+  @OptionalString() preferredHolder?: string;
+}
+
+export class LeaseV1 {
+  @RequiredEnum(['coordination.k8s.io/v1']) apiVersion!: 'coordination.k8s.io/v1';
+  @RequiredEnum(['Lease']) kind!: 'Lease';
+  @Nested(() => ObjectMetaV1, true) metadata!: ObjectMetaV1;
+  @Nested(() => LeaseSpecV1) spec?: LeaseSpecV1;
 }
