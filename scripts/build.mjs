@@ -16,6 +16,7 @@ const aliases = {
   '@berth/store': 'libs/store/src',
   '@berth/client': 'libs/client/src',
   '@berth/oci': 'libs/oci/src',
+  '@berth/controllers': 'libs/controllers/src',
   '@berth/testing': 'test/harness',
 };
 

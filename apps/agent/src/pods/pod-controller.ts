@@ -3,7 +3,7 @@ import { listAndWatch, type BerthClient } from '@berth/client';
 import type { ContainerRecord, ContainerSupervisor } from '../supervisor';
 import { podKey, type Pod } from './container-config';
 import type { PodSyncer } from './pod-syncer';
-import { WorkQueue } from './work-queue';
+import { WorkQueue } from '@berth/controllers';
 
 const PODS = kindFor('v1', 'Pod')!;
 

@@ -19,7 +19,7 @@ import {
 } from './container-config';
 import type { EventRecorder } from './events';
 import { buildPodStatus, type ContainerView } from './pod-status';
-import type { ReconcileResult } from './work-queue';
+import type { ReconcileResult } from '@berth/controllers';
 
 const PODS = kindFor('v1', 'Pod')!;
 const CONFIGMAPS = kindFor('v1', 'ConfigMap')!;
