@@ -1,0 +1,337 @@
+import { ApiError, kindFor, type KubeObject } from '@berth/api';
+import { ConnectionError, RequestTimeoutError, listAndWatch, type BerthClient } from '@berth/client';
+import { WorkQueue } from '@berth/controllers';
+import {
+  DEFAULT_HOLLOW_CAPACITY,
+  NODE_LEASE_NAMESPACE,
+  buildHollowLease,
+  buildHollowNode,
+  buildHollowNodeStatus,
+  buildHollowPodStatus,
+  hollowNodeName,
+  microTime,
+  needsHollowStatus,
+  type HollowCapacity,
+} from './hollow-status';
+
+const NODES = kindFor('v1', 'Node')!;
+const PODS = kindFor('v1', 'Pod')!;
+const LEASES = kindFor('coordination.k8s.io/v1', 'Lease')!;
+
+export interface HollowLog {
+  info(o: object, m: string): void;
+  warn(o: object, m: string): void;
+  error(o: object, m: string): void;
+}
+
+export interface HollowNodesOptions {
+  client: BerthClient;
+  /** How many nodes this process simulates. */
+  count: number;
+  /** Node names are prefix + index (zero-padded), e.g. hollow-0000 … hollow-0999. */
+  prefix: string;
+  /** Each node renews its Lease once per interval; the renewals of all nodes are spread over it. */
+  heartbeatIntervalMs: number;
+  /** Capacity = allocatable of every node; default cpu 32, memory 256Gi, pods 110. */
+  capacity?: Partial<HollowCapacity>;
+  /** How often each node refreshes its Ready condition (lastHeartbeatTime); default 60 s, 0 = never. */
+  nodeStatusIntervalMs?: number;
+  /** Pod status writes in flight at most; default 32. */
+  statusConcurrency?: number;
+  /** Node/Lease registrations and renewals in flight at most; default 16. */
+  registerConcurrency?: number;
+  log: HollowLog;
+}
+
+export interface HollowNodesStats {
+  nodes: number;
+  /** Pods reported Running (successful status writes). */
+  podsStarted: number;
+  statusConflicts: number;
+  statusFailures: number;
+  /** Pods waiting for their status write. */
+  pending: number;
+  leaseRenewals: number;
+  leaseFailures: number;
+}
+
+export interface HollowNodes {
+  readonly nodeNames: readonly string[];
+  stats(): HollowNodesStats;
+  /** Stops renewals and the pod watch; waits for writes in flight. The Node objects stay. */
+  stop(): Promise<void>;
+}
+
+function isRetryable(e: unknown): boolean {
+  if (e instanceof ConnectionError || e instanceof RequestTimeoutError) return true;
+  return e instanceof ApiError && (e.code >= 500 || e.code === 429);
+}
+
+function is(e: unknown, code: number): boolean {
+  return e instanceof ApiError && e.code === code;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** fn, retried with backoff (250 ms doubling to 5 s) while it fails with a retryable error. */
+async function withRetry<T>(fn: () => Promise<T>, signal: AbortSignal, attempts = 10): Promise<T> {
+  let delay = 250;
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (signal.aborted || i >= attempts || !isRetryable(e)) throw e;
+      await sleep(delay, signal);
+      delay = Math.min(delay * 2, 5000);
+    }
+  }
+}
+
+/** Runs fn over items with at most `limit` in flight; rejects with the first error. */
+async function forEachLimit<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, i: number) => Promise<void>,
+) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await fn(items[i], i);
+      }
+    }),
+  );
+}
+
+const keyOf = (o: KubeObject): string => `${o.metadata.namespace ?? ''}/${o.metadata.name ?? ''}`;
+
+/**
+ * Starts `count` hollow nodes in this process: a simulated runtime for scale tests only (never the
+ * default). Registers the Node objects (Ready, fixed capacity, label berth.dev/hollow=true), one
+ * Lease per node in kube-node-lease renewed every heartbeat interval (spread over it), and one
+ * watch of all pods: each pod bound to one of these nodes is reported Running through /status
+ * (bounded concurrency, Conflict answered by re-reading). Resolves once every node is registered
+ * and the pod watch has synced.
+ */
+export async function startHollowNodes(opts: HollowNodesOptions): Promise<HollowNodes> {
+  const { client, log } = opts;
+  if (!Number.isInteger(opts.count) || opts.count < 1) throw new Error('count: must be a whole number ≥ 1');
+  if (!(opts.heartbeatIntervalMs >= 100)) throw new Error('heartbeatIntervalMs: must be ≥ 100');
+  const capacity: HollowCapacity = { ...DEFAULT_HOLLOW_CAPACITY, ...opts.capacity };
+  const names = Array.from({ length: opts.count }, (_, i) => hollowNodeName(opts.prefix, i, opts.count));
+  const isOurs = new Set(names);
+  const isHollowNode = (n: string): boolean => isOurs.has(n);
+  const abort = new AbortController();
+  const signal = abort.signal;
+  const readySince = new Date();
+  const st: Omit<HollowNodesStats, 'pending'> = {
+    nodes: opts.count,
+    podsStarted: 0,
+    statusConflicts: 0,
+    statusFailures: 0,
+    leaseRenewals: 0,
+    leaseFailures: 0,
+  };
+  const limit = opts.registerConcurrency ?? 16;
+
+  // --- registration ---------------------------------------------------------------------------
+  try {
+    await withRetry(
+      () => client.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NODE_LEASE_NAMESPACE } }),
+      signal,
+    );
+  } catch (e) {
+    if (!is(e, 409)) throw e;
+  }
+
+  const writeNodeStatus = async (name: string, i: number): Promise<void> => {
+    const status = buildHollowNodeStatus(i, capacity, new Date(), readySince);
+    await client.patch(NODES, undefined, name, { status }, 'merge', { subresource: 'status' });
+  };
+
+  await forEachLimit(names, limit, async (name, i) => {
+    await withRetry(async () => {
+      try {
+        const created = await client.create(buildHollowNode(name, i, capacity, readySince));
+        if (!created.status?.conditions?.length) await writeNodeStatus(name, i);
+      } catch (e) {
+        if (!is(e, 409)) throw e;
+        await writeNodeStatus(name, i); // a node of an earlier run: take it over
+      }
+    }, signal);
+    await withRetry(() => renewLease(name), signal);
+  });
+  log.info({ nodes: opts.count, prefix: opts.prefix }, 'hollow nodes registered');
+
+  async function renewLease(name: string): Promise<void> {
+    try {
+      await client.patch(LEASES, NODE_LEASE_NAMESPACE, name, {
+        spec: { holderIdentity: name, renewTime: microTime() },
+      });
+    } catch (e) {
+      if (!is(e, 404)) throw e;
+      try {
+        await client.create(buildHollowLease(name, microTime()));
+      } catch (e2) {
+        if (!is(e2, 409)) throw e2; // created meanwhile: renewed at the next round
+      }
+    }
+  }
+
+  // --- heartbeats: every tick renews the next slice of nodes, round robin -------------------------
+  const tickMs = Math.min(1000, Math.max(20, Math.floor(opts.heartbeatIntervalMs / 10)));
+  const perTick = Math.max(1, Math.ceil((opts.count * tickMs) / opts.heartbeatIntervalMs));
+  const statusEvery = opts.nodeStatusIntervalMs ?? 60_000;
+  const statusAt = new Array<number>(opts.count).fill(Date.now());
+  const renewing = new Set<Promise<void>>();
+  let cursor = 0;
+  const tick = (): void => {
+    for (let k = 0; k < perTick && renewing.size < limit && !signal.aborted; k++) {
+      const i = cursor;
+      cursor = (cursor + 1) % opts.count;
+      const name = names[i];
+      const p = (async () => {
+        try {
+          await renewLease(name);
+          st.leaseRenewals++;
+          if (statusEvery > 0 && Date.now() - statusAt[i] >= statusEvery) {
+            statusAt[i] = Date.now();
+            await writeNodeStatus(name, i);
+          }
+        } catch (e) {
+          st.leaseFailures++;
+          if (!signal.aborted) log.warn({ node: name, err: (e as Error).message }, 'hollow heartbeat failed');
+        }
+      })();
+      renewing.add(p);
+      void p.finally(() => renewing.delete(p));
+    }
+  };
+  const timer = setInterval(tick, tickMs);
+
+  // --- pods: one watch, a work queue of keys whose status is to be written ------------------------
+  /** The latest object seen of each pod still waiting for its Running status. */
+  const pending = new Map<string, KubeObject>();
+
+  const reconcile = async (key: string): Promise<void> => {
+    const seen = pending.get(key);
+    if (!seen) return;
+    const forget = (): void => {
+      if (pending.get(key) === seen) pending.delete(key);
+    };
+    let pod = seen;
+    for (let attempt = 0; ; attempt++) {
+      if (!needsHollowStatus(pod, isHollowNode)) return forget();
+      const { managedFields: _mf, ...metadata } = pod.metadata;
+      void _mf;
+      try {
+        await client.updateStatus({ ...pod, metadata, status: buildHollowPodStatus(pod, new Date()) });
+        st.podsStarted++;
+        return forget();
+      } catch (e) {
+        if (is(e, 404)) return forget();
+        if (!is(e, 409) || attempt >= 5) {
+          st.statusFailures++;
+          throw e;
+        }
+        st.statusConflicts++;
+        try {
+          pod = await client.get(PODS, pod.metadata.namespace, pod.metadata.name!);
+        } catch (e2) {
+          if (is(e2, 404)) return forget();
+          throw e2;
+        }
+        if (pod.metadata.uid !== seen.metadata.uid) return forget(); // replaced: its own events follow
+      }
+    }
+  };
+  const queue = new WorkQueue(reconcile, {
+    workers: opts.statusConcurrency ?? 32,
+    failureBaseMs: 200,
+    failureMaxMs: 10_000,
+    onError: (key, e) => log.warn({ pod: key, err: (e as Error).message }, 'hollow pod status write failed'),
+  });
+
+  const consider = (pod: KubeObject): void => {
+    const key = keyOf(pod);
+    if (needsHollowStatus(pod, isHollowNode)) {
+      pending.set(key, pod);
+      queue.add(key);
+    } else pending.delete(key);
+  };
+
+  let isSynced = false;
+  let markSynced!: () => void;
+  let failStart!: (e: unknown) => void;
+  const synced = new Promise<void>((resolve, reject) => {
+    markSynced = () => {
+      isSynced = true;
+      resolve();
+    };
+    failStart = reject;
+  });
+  const watching = (async () => {
+    while (!signal.aborted) {
+      try {
+        for await (const ev of listAndWatch(
+          client,
+          PODS,
+          {
+            pageSize: 1000,
+            onRetry: (e) => log.warn({ err: (e as Error).message }, 'hollow pod watch: retrying'),
+          },
+          signal,
+        )) {
+          if (ev.type === 'SYNC') {
+            for (const p of ev.items) consider(p);
+            markSynced();
+          } else if (ev.type === 'DELETED') pending.delete(keyOf(ev.object));
+          else consider(ev.object);
+        }
+      } catch (e) {
+        if (signal.aborted) break;
+        if (!isSynced) {
+          failStart(e); // e.g. 401/403: start-up fails with the reason
+          break;
+        }
+        log.error({ err: (e as Error).message }, 'hollow pod watch failed; starting again in 5 s');
+        await sleep(5000, signal);
+      }
+    }
+  })();
+  try {
+    await synced;
+  } catch (e) {
+    abort.abort();
+    clearInterval(timer);
+    queue.shutdown();
+    await Promise.allSettled([...renewing]);
+    throw e;
+  }
+  log.info({ nodes: opts.count }, 'hollow pod watch synced');
+
+  return {
+    nodeNames: names,
+    stats: () => ({ ...st, pending: pending.size }),
+    async stop() {
+      abort.abort();
+      clearInterval(timer);
+      queue.shutdown();
+      await watching;
+      await Promise.allSettled([...renewing]);
+      await queue.idle();
+    },
+  };
+}
