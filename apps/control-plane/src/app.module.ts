@@ -7,6 +7,7 @@ import { ApiModule } from './api/api.module';
 import { AuthModule } from './auth/auth.module';
 import type { ServerConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
+import { ControllersModule } from './controllers/controllers.module';
 import { StatusFilter } from './errors/status.filter';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './logging/logging.module';
@@ -48,6 +49,8 @@ export class AppModule {
         AuthModule.forRoot(deps.tokens),
         HealthModule,
         ApiModule,
+        // The controller runtime; each controller below registers with its ControllerManager.
+        ControllersModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: StatusFilter }],
     };

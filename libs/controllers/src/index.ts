@@ -1,1 +1,4 @@
 export * from './work-queue';
+export * from './informer';
+export * from './reconciler';
+export * from './event-recorder';

@@ -1,6 +1,11 @@
 /** The result of one reconcile: ask to be called again after a while (e.g. a pull backoff). */
 export type ReconcileResult = { requeueAfterMs?: number } | void;
 
+/** A reconcile failure that retrying cannot fix (bad spec): reported, not requeued. */
+export class TerminalError extends Error {
+  override readonly name = 'TerminalError';
+}
+
 export type Reconcile = (key: string, signal: AbortSignal) => Promise<ReconcileResult>;
 
 export interface WorkQueueOptions {
@@ -99,14 +104,22 @@ export class WorkQueue {
       this.failures.delete(key);
       if (r && r.requeueAfterMs !== undefined) requeue = r.requeueAfterMs;
     } catch (e) {
+      if (e instanceof TerminalError) {
+        this.failures.delete(key);
+        this.opts.onError?.(key, e);
+        return this.finish(key, undefined);
+      }
       const n = (this.failures.get(key) ?? 0) + 1;
       this.failures.set(key, n);
       requeue = Math.min(this.opts.failureMaxMs ?? 30_000, (this.opts.failureBaseMs ?? 200) * 2 ** (n - 1));
       this.opts.onError?.(key, e);
-    } finally {
-      this.running.delete(key);
-      this.active--;
     }
+    this.finish(key, requeue);
+  }
+
+  private finish(key: string, requeue: number | undefined): void {
+    this.running.delete(key);
+    this.active--;
     if (this.dirty.delete(key)) this.add(key);
     if (requeue !== undefined) this.addAfter(key, requeue);
     this.pump();

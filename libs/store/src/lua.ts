@@ -11,11 +11,18 @@
  * ARGV: 1 op (create|update|delete|applied), 2 expected resourceVersion, 3 object JSON with the
  *       placeholder, 4 event type, 5 index member, 6 nAdd, 7 stream max length, 8 exact trim (1|0),
  *       9 previous object's selectable projection ('' for none), 10 applied manager ('' for none),
- *       11 applied configuration JSON, 12 check namespace (1|0), 13 resource (field in the last hash)
- * Returns {'ok', rev} or {'exists'} | {'notfound'} | {'conflict', storedRv} | {'nsmissing'} | {'nsterminating'}.
+ *       11 applied configuration JSON, 12 check namespace (1|0), 13 resource (field in the last hash),
+ *       14 fence: key of a Lease object ('' for none), 15 the holderIdentity that Lease must have
+ * Returns {'ok', rev} or {'exists'} | {'notfound'} | {'conflict', storedRv} | {'nsmissing'} | {'nsterminating'}
+ * | {'fenced', currentHolder} (the writer no longer holds the fencing lease: nothing was written).
  */
 export const WRITE_LUA = `
 local op = ARGV[1]
+if ARGV[14] and ARGV[14] ~= '' then
+  local lease = redis.call('GET', ARGV[14])
+  local holder = lease and string.match(lease, '"holderIdentity":"([^"]*)"')
+  if holder ~= ARGV[15] then return {'fenced', holder or ''} end
+end
 local cur = redis.call('GET', KEYS[2])
 if op == 'create' then
   if cur then return {'exists'} end

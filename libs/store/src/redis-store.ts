@@ -33,6 +33,7 @@ import type {
   AppliedConfig,
   CreateOptions,
   DeleteOptions,
+  Fence,
   ListOptions,
   ListResult,
   ResourceStore,
@@ -321,6 +322,7 @@ export class RedisStore implements ResourceStore {
     prev?: KubeObject;
     applied?: AppliedConfig;
     checkNamespace?: string;
+    fence?: Fence;
   }): Promise<{ status: string; rev: string; json: string }> {
     const json = serializeObject(a.obj, RV_PLACEHOLDER);
     const k = this.keys;
@@ -348,8 +350,11 @@ export class RedisStore implements ResourceStore {
       a.applied ? JSON.stringify(a.applied.config) : '',
       a.checkNamespace !== undefined ? '1' : '0',
       a.kind.resource,
+      a.fence ? k.object(LEASE_KIND, this.member(LEASE_KIND, a.fence.namespace, a.fence.name)) : '',
+      a.fence?.holder ?? '',
     ];
     const [status, rev] = await this.redis.berthWrite(keys.length, ...keys, ...argv);
+    if (status === 'fenced') throw fencedError(a.fence!, rev ?? '');
     const full =
       status === 'ok' && rev
         ? json.replace(`"resourceVersion":"${RV_PLACEHOLDER}"`, `"resourceVersion":"${rev}"`)
@@ -465,6 +470,7 @@ export class RedisStore implements ResourceStore {
           remove: [],
           applied: opts.applied,
           checkNamespace: ns,
+          fence: opts.fence,
         });
         switch (res.status) {
           case 'ok':
@@ -605,6 +611,7 @@ export class RedisStore implements ResourceStore {
               add: [],
               remove: [],
               applied: opts.applied,
+              fence: opts.fence,
             });
             if (r.status === 'conflict') {
               if (wantRv) throw conflictModified(kind, name);
@@ -628,6 +635,7 @@ export class RedisStore implements ResourceStore {
           remove: finalize ? oldIdx : oldIdx.filter((k) => !newIdx.includes(k)),
           prev: finalize ? undefined : cur,
           applied: finalize ? undefined : opts.applied,
+          fence: opts.fence,
         });
         if (res.status === 'ok') return JSON.parse(res.json) as KubeObject;
         if (res.status === 'notfound') throw this.notFound(kind, name);
@@ -670,11 +678,14 @@ export class RedisStore implements ResourceStore {
         }
         const idx = this.indexKeys(kind, cur);
         let res;
-        if (cur.metadata.finalizers?.length) {
-          if (cur.metadata.deletionTimestamp) return cur;
+        const policyFinalizer = PROPAGATION_FINALIZERS[opts.propagationPolicy ?? 'Background'];
+        const adds = !!policyFinalizer && !cur.metadata.finalizers?.includes(policyFinalizer);
+        if (cur.metadata.finalizers?.length || policyFinalizer) {
+          if (cur.metadata.deletionTimestamp && !adds) return cur;
           const next = clone(cur);
-          next.metadata.deletionTimestamp = rfc3339();
-          next.metadata.deletionGracePeriodSeconds = 0;
+          if (adds) next.metadata.finalizers = [...(cur.metadata.finalizers ?? []), policyFinalizer];
+          next.metadata.deletionTimestamp ??= rfc3339();
+          next.metadata.deletionGracePeriodSeconds ??= 0;
           if (opts.dryRun) return next;
           res = await this.write({
             op: 'update',
@@ -686,6 +697,7 @@ export class RedisStore implements ResourceStore {
             add: idx,
             remove: [],
             prev: cur,
+            fence: opts.fence,
           });
         } else {
           if (opts.dryRun) return cur;
@@ -698,6 +710,7 @@ export class RedisStore implements ResourceStore {
             type: 'DELETED',
             add: [],
             remove: idx,
+            fence: opts.fence,
           });
         }
         if (res.status === 'ok') return JSON.parse(res.json) as KubeObject;
@@ -1052,10 +1065,26 @@ export class RedisStore implements ResourceStore {
 }
 
 const NAMESPACE_KIND = kindFor('v1', 'Namespace') as KindInfo;
+const LEASE_KIND = kindFor('coordination.k8s.io/v1', 'Lease') as KindInfo;
 
 function nodeNameOf(o: KubeObject): string {
   const n = (o.spec as { nodeName?: unknown } | undefined)?.nodeName;
   return typeof n === 'string' ? n : '';
+}
+
+/** The finalizer each propagation policy puts on the object (Background: none). */
+const PROPAGATION_FINALIZERS: Record<string, string | undefined> = {
+  Background: undefined,
+  Foreground: 'foregroundDeletion',
+  Orphan: 'orphan',
+};
+
+function fencedError(f: Fence, holder: string): ApiError {
+  return new ApiError(
+    'Conflict',
+    `write refused: lease ${f.namespace}/${f.name} is held by ${holder ? JSON.stringify(holder) : 'nobody'}, not ${JSON.stringify(f.holder)}`,
+    { causes: [{ reason: 'Fenced', message: 'the writer no longer holds its lease', field: 'lease' }] },
+  );
 }
 
 function conflictModified(kind: KindInfo, name: string): ApiError {

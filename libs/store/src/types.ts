@@ -42,8 +42,24 @@ export interface AppliedConfig {
   config: KubeObject;
 }
 
+/**
+ * Fencing: the write happens only if the Lease object `name` in `namespace` names `holder` as its
+ * spec.holderIdentity at the moment of the write (checked inside the same atomic step). A leader
+ * that lost its lease can then no longer write, even if it has not noticed yet. Otherwise the
+ * write fails with 409 Conflict, reason `Fenced` in details.causes.
+ */
+export interface Fence {
+  namespace: string;
+  name: string;
+  holder: string;
+}
+
+/** Kubernetes' DeleteOptions.propagationPolicy: what happens to the objects this one owns. */
+export type PropagationPolicy = 'Background' | 'Foreground' | 'Orphan';
+
 export interface CreateOptions {
   dryRun?: boolean;
+  fence?: Fence;
   /** Stored atomically with the object, outside it (no size limit, not shown by get). */
   applied?: AppliedConfig;
 }
@@ -52,6 +68,7 @@ export interface UpdateOptions {
   /** 'status': only .status changes; otherwise .status is kept from the stored object. */
   subresource?: 'status';
   dryRun?: boolean;
+  fence?: Fence;
   /** Stored atomically with the object, outside it (no size limit, not shown by get). */
   applied?: AppliedConfig;
 }
@@ -59,6 +76,14 @@ export interface UpdateOptions {
 export interface DeleteOptions {
   preconditions?: { uid?: string; resourceVersion?: string };
   dryRun?: boolean;
+  fence?: Fence;
+  /**
+   * Foreground adds the finalizer `foregroundDeletion`, Orphan adds `orphan` (with
+   * deletionTimestamp, in the same write); the garbage collector acts on them. Background (the
+   * default) removes the object at once (unless it has other finalizers) and the collector
+   * deletes its dependents afterwards.
+   */
+  propagationPolicy?: PropagationPolicy;
 }
 
 export interface ResourceStore {
@@ -76,8 +101,8 @@ export interface ResourceStore {
    */
   update(kind: KindInfo, obj: KubeObject, opts?: UpdateOptions): Promise<KubeObject>;
   /**
-   * With finalizers: sets deletionTimestamp and returns the object; otherwise removes it and
-   * returns the last state.
+   * With finalizers (or a Foreground/Orphan propagationPolicy, which adds one): sets
+   * deletionTimestamp and returns the object; otherwise removes it and returns the last state.
    */
   delete(
     kind: KindInfo,

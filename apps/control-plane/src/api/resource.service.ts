@@ -11,7 +11,7 @@ import {
   type KubeObject,
   type WatchEvent,
 } from '@berth/api';
-import { RESOURCE_STORE, type ResourceStore } from '@berth/store';
+import { RESOURCE_STORE, type PropagationPolicy, type ResourceStore } from '@berth/store';
 import { planApply } from '../apply/apply';
 import { asObject, decodeObjectBody as decode, parseJson, parseYamlOrJson, type PatchType } from './codec';
 import { applyPatch } from './patch';
@@ -181,9 +181,14 @@ export class ResourceService {
     }
     const pre = preconditions(opts.preconditions);
     const dry = dryRun(q) || (Array.isArray(opts.dryRun) && opts.dryRun.includes('All'));
+    // orphanDependents is the deprecated boolean form of the policy (kubectl still sends it).
+    const orphan = q.orphanDependents ?? opts.orphanDependents;
+    const propagationPolicy = (policy ?? (orphan === true || orphan === 'true' ? 'Orphan' : undefined)) as
+      PropagationPolicy | undefined;
     const obj = await this.store.delete(r.kind, r.namespace, r.name!, {
       dryRun: dry,
       preconditions: pre,
+      propagationPolicy,
     });
     return { code: 200, body: obj };
   }

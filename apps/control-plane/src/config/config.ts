@@ -46,13 +46,52 @@ export class ServerConfig {
   @IsInt()
   @Min(100)
   bookmarkIntervalMs = 10_000;
+
+  /**
+   * Which controllers run (on the leader): `*` for all, or a comma list of names; `-name`
+   * removes one (`*,-scheduler`). Names: see CONTROLLER_NAMES in controllers/.
+   */
+  @Matches(/^(\*|-?[a-z]+)(,(\*|-?[a-z]+))*$/, {
+    message: '$property must be "*" or a comma list of controller names (-name disables one)',
+  })
+  controllers = '*';
+
+  /** Leader election (a Lease in kube-system): how long a lease lasts without renewal. */
+  @IsInt()
+  @Min(1000)
+  leaderLeaseDurationMs = 15_000;
+
+  /** The leader gives up leadership if it could not renew for this long (< lease duration). */
+  @IsInt()
+  @Min(500)
+  leaderRenewDeadlineMs = 10_000;
+
+  /** How often candidates try to acquire and the leader renews. */
+  @IsInt()
+  @Min(100)
+  leaderRetryPeriodMs = 2_000;
+
+  /** A node whose lease is not renewed for this long becomes NotReady (Ready=Unknown). */
+  @IsInt()
+  @Min(1000)
+  nodeMonitorGracePeriodMs = 40_000;
+
+  /** Pods on a NotReady node are deleted (and replaced elsewhere) after this long. */
+  @IsInt()
+  @Min(0)
+  podEvictionTimeoutMs = 300_000;
+
+  /** Events are deleted this long after they were last seen. */
+  @IsInt()
+  @Min(1000)
+  eventTtlMs = 3_600_000;
 }
 
 export class FlagError extends Error {}
 
 interface FlagSpec {
   key: keyof ServerConfig;
-  type: 'string' | 'int';
+  type: 'string' | 'int' | 'duration';
 }
 
 const FLAGS: Record<string, FlagSpec> = {
@@ -62,14 +101,34 @@ const FLAGS: Record<string, FlagSpec> = {
   '--redis-url': { key: 'redisUrl', type: 'string' },
   '--token-file': { key: 'tokenFile', type: 'string' },
   '--log-format': { key: 'logFormat', type: 'string' },
+  '--controllers': { key: 'controllers', type: 'string' },
+  '--leader-elect-lease-duration': { key: 'leaderLeaseDurationMs', type: 'duration' },
+  '--leader-elect-renew-deadline': { key: 'leaderRenewDeadlineMs', type: 'duration' },
+  '--leader-elect-retry-period': { key: 'leaderRetryPeriodMs', type: 'duration' },
+  '--node-monitor-grace-period': { key: 'nodeMonitorGracePeriodMs', type: 'duration' },
+  '--pod-eviction-timeout': { key: 'podEvictionTimeoutMs', type: 'duration' },
+  '--event-ttl': { key: 'eventTtlMs', type: 'duration' },
 };
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Go-style durations as kube-controller-manager takes them: 500ms, 40s, 5m, 1h30m. */
+export function parseDuration(v: string): number | undefined {
+  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(v)) return undefined;
+  let total = 0;
+  for (const m of v.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) total += Number(m[1]) * UNIT_MS[m[2]];
+  return Math.round(total);
+}
 
 const FLAG_OF: Partial<Record<keyof ServerConfig, string>> = Object.fromEntries(
   Object.entries(FLAGS).map(([flag, s]) => [s.key, flag]),
 );
 
 export const USAGE = `usage: berth-control-plane [--data-dir DIR] [--port N] [--host ADDR] [--redis-url URL]
-                          [--token-file FILE] [--log-format json|pretty]`;
+                          [--token-file FILE] [--log-format json|pretty] [--controllers *|a,b,-c]
+                          [--leader-elect-lease-duration 15s] [--leader-elect-renew-deadline 10s]
+                          [--leader-elect-retry-period 2s] [--node-monitor-grace-period 40s]
+                          [--pod-eviction-timeout 5m] [--event-ttl 1h]`;
 
 /** Parses argv (without node and script) and the environment into a validated ServerConfig. */
 export function parseFlags(
@@ -98,6 +157,13 @@ export function parseFlags(
       if (!/^\d+$/.test(value))
         throw new FlagError(`flag ${flag}: ${JSON.stringify(value)} is not a whole number`);
       raw[spec.key] = Number(value);
+    } else if (spec.type === 'duration') {
+      const ms = parseDuration(value);
+      if (ms === undefined)
+        throw new FlagError(
+          `flag ${flag}: ${JSON.stringify(value)} is not a duration such as 500ms, 40s, 5m or 1h`,
+        );
+      raw[spec.key] = ms;
     } else raw[spec.key] = value;
   }
   const bm = env.BERTH_BOOKMARK_INTERVAL_MS;

@@ -1,0 +1,154 @@
+import { randomBytes } from 'node:crypto';
+import type { KubeObject } from '@berth/api';
+
+export type EventType = 'Normal' | 'Warning';
+
+/** Where events are written: the store in the control plane, the API client in the agent. */
+export interface EventSink {
+  create(ev: KubeObject): Promise<KubeObject>;
+  /** Replaces the event (no resourceVersion precondition needed). */
+  update(ev: KubeObject): Promise<KubeObject>;
+}
+
+export interface EventRecorderOptions {
+  /** Who reports: source.component / reportingComponent. */
+  component: string;
+  /** source.host / reportingInstance (the node or the control plane's identity). */
+  host?: string;
+  /** Identical events seen again within this window update count/lastTimestamp; default 10 min. */
+  aggregateWindowMs?: number;
+  /** How many distinct events are remembered for aggregation; default 4096. */
+  cacheSize?: number;
+  onError?: (msg: string, err: unknown) => void;
+  now?: () => Date;
+}
+
+interface Seen {
+  /** The stored event last written (or being written). */
+  event: KubeObject;
+  lastSeenMs: number;
+  /** Writes for one key are chained so counts never go backwards. */
+  chain: Promise<void>;
+}
+
+const timestamp = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/**
+ * Records Events about objects, aggregated as kubelet's recorder does: an event with the same
+ * object, reason, message, type and field path as one written within the window updates that
+ * Event (count + 1, lastTimestamp) instead of creating another. Best effort: a failed write is
+ * reported through onError, never thrown.
+ */
+export class EventRecorder {
+  private readonly seen = new Map<string, Seen>();
+
+  constructor(
+    private readonly sink: EventSink,
+    private readonly o: EventRecorderOptions,
+  ) {}
+
+  /** Records an event; the returned promise settles when it is written (callers need not wait). */
+  record(
+    obj: KubeObject,
+    type: EventType,
+    reason: string,
+    message: string,
+    fieldPath?: string,
+  ): Promise<void> {
+    const now = this.o.now?.() ?? new Date();
+    const ns = obj.metadata.namespace || 'default';
+    const key = [
+      obj.metadata.uid ?? `${obj.kind}/${ns}/${obj.metadata.name}`,
+      fieldPath ?? '',
+      type,
+      reason,
+      message,
+    ].join('\u0000');
+    const window = this.o.aggregateWindowMs ?? 600_000;
+    const prev = this.seen.get(key);
+    if (prev && now.getTime() - prev.lastSeenMs < window) {
+      prev.lastSeenMs = now.getTime();
+      this.seen.delete(key);
+      this.seen.set(key, prev); // most recently used last
+      prev.chain = prev.chain.then(() => this.bump(key, prev, now));
+      return prev.chain;
+    }
+    const ev: KubeObject = {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { name: `${obj.metadata.name}.${randomBytes(8).toString('hex')}`, namespace: ns },
+      involvedObject: {
+        apiVersion: obj.apiVersion,
+        kind: obj.kind,
+        name: obj.metadata.name,
+        ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}),
+        ...(obj.metadata.uid ? { uid: obj.metadata.uid } : {}),
+        ...(obj.metadata.resourceVersion ? { resourceVersion: obj.metadata.resourceVersion } : {}),
+        ...(fieldPath ? { fieldPath } : {}),
+      },
+      reason,
+      message,
+      type,
+      count: 1,
+      firstTimestamp: timestamp(now),
+      lastTimestamp: timestamp(now),
+      source: { component: this.o.component, ...(this.o.host ? { host: this.o.host } : {}) },
+      reportingComponent: this.o.component,
+      reportingInstance: this.o.host ?? '',
+    };
+    const entry: Seen = { event: ev, lastSeenMs: now.getTime(), chain: Promise.resolve() };
+    this.seen.set(key, entry);
+    this.trim();
+    entry.chain = this.sink.create(ev).then(
+      (stored) => {
+        entry.event = stored;
+      },
+      (e: unknown) => {
+        this.seen.delete(key);
+        this.o.onError?.(`event ${reason} for ${obj.kind} ${ns}/${obj.metadata.name} not written`, e);
+      },
+    );
+    return entry.chain;
+  }
+
+  private async bump(key: string, entry: Seen, now: Date): Promise<void> {
+    if (this.seen.get(key) !== entry) return;
+    const next: KubeObject = {
+      ...entry.event,
+      metadata: { ...entry.event.metadata },
+      count: ((entry.event.count as number | undefined) ?? 1) + 1,
+      lastTimestamp: timestamp(now),
+    };
+    delete next.metadata.resourceVersion;
+    try {
+      entry.event = await this.sink.update(next);
+    } catch (e) {
+      let err = e;
+      // Expired (TTL) or deleted by someone: start a new series.
+      if ((e as { code?: number }).code === 404) {
+        const fresh: KubeObject = {
+          ...next,
+          metadata: { name: next.metadata.name, namespace: next.metadata.namespace },
+          count: 1,
+          firstTimestamp: timestamp(now),
+        };
+        try {
+          entry.event = await this.sink.create(fresh);
+          return;
+        } catch (e2) {
+          err = e2;
+        }
+      }
+      this.seen.delete(key);
+      this.o.onError?.(`event ${String(next.reason)} not updated`, err);
+    }
+  }
+
+  private trim(): void {
+    const max = this.o.cacheSize ?? 4096;
+    while (this.seen.size > max) {
+      const oldest = this.seen.keys().next().value as string;
+      this.seen.delete(oldest);
+    }
+  }
+}
