@@ -1096,6 +1096,39 @@ function conflictModified(kind: KindInfo, name: string): ApiError {
 }
 
 /**
+ * A binding (Kubernetes' pods/binding): the stored pod with spec.nodeName set to obj's and its
+ * PodScheduled condition True, in one write. A pod bound to another node is a Conflict.
+ */
+function bindState(kind: KindInfo, cur: KubeObject, obj: KubeObject): KubeObject {
+  const node = (obj.spec as { nodeName?: string } | undefined)?.nodeName;
+  if (kind.kind !== 'Pod' || typeof node !== 'string' || !node) {
+    throw new ApiError('BadRequest', 'a binding needs a pod with spec.nodeName');
+  }
+  const bound = (cur.spec as { nodeName?: string } | undefined)?.nodeName;
+  if (bound && bound !== node) {
+    throw ApiError.conflict(
+      kind.kind,
+      cur.metadata.name as string,
+      `pod is already assigned to node "${bound}"`,
+    );
+  }
+  if (cur.metadata.deletionTimestamp) {
+    throw ApiError.conflict(kind.kind, cur.metadata.name as string, 'pod is being deleted');
+  }
+  const next = clone(cur);
+  (next.spec as { nodeName?: string }).nodeName = node;
+  const status = (next.status ??= {}) as { conditions?: { type: string }[] };
+  const now = rfc3339();
+  status.conditions = [
+    ...(status.conditions ?? []).filter((c) => c.type !== 'PodScheduled'),
+    { type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: now } as {
+      type: string;
+    },
+  ];
+  return next;
+}
+
+/**
  * The object an update stores: for the main resource the caller's object with the system fields
  * (uid, creationTimestamp, deletion*, name, namespace) and, for kinds with a status subresource,
  * .status kept from the stored one; for the status subresource the stored object with only .status
@@ -1105,8 +1138,9 @@ export function nextState(
   kind: KindInfo,
   cur: KubeObject,
   obj: KubeObject,
-  subresource?: 'status',
+  subresource?: 'status' | 'binding',
 ): KubeObject {
+  if (subresource === 'binding') return bindState(kind, cur, obj);
   if (subresource === 'status') {
     const next = clone(cur);
     if (obj.status === undefined) delete next.status;

@@ -65,8 +65,12 @@ export interface CreateOptions {
 }
 
 export interface UpdateOptions {
-  /** 'status': only .status changes; otherwise .status is kept from the stored object. */
-  subresource?: 'status';
+  /**
+   * 'status': only .status changes; otherwise .status is kept from the stored object.
+   * 'binding' (pods): only spec.nodeName is taken from the object, and the PodScheduled condition
+   * becomes True, in one write; Conflict if the pod is bound to another node or being deleted.
+   */
+  subresource?: 'status' | 'binding';
   dryRun?: boolean;
   fence?: Fence;
   /** Stored atomically with the object, outside it (no size limit, not shown by get). */
