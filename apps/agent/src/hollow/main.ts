@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   );
   let hollow: HollowNodes | undefined;
   let stopping = false;
-  let report: NodeJS.Timeout | undefined;
+  let report: NodeJS.Timeout | undefined = undefined;
   const shutdown = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
