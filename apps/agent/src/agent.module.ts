@@ -12,6 +12,8 @@ import { containerId, imagesInUse, podKey } from './pods/container-config';
 import { EventRecorder } from './pods/events';
 import { PodController } from './pods/pod-controller';
 import { PodSyncer } from './pods/pod-syncer';
+import { LinuxProbeExecutor } from './probes/probe-executor';
+import { ProbeManager } from './probes/probe-manager';
 import { BundleStore, CgroupCleaner, ExitWatcher, RuncRuntime } from './runtime';
 import { AgentServer } from './server/agent-server';
 import { LinuxMounter, OverlaySnapshotter } from './snapshots';
@@ -119,6 +121,7 @@ export class AgentLifecycle {
   node?: NodeService;
   syncer?: PodSyncer;
   controller?: PodController;
+  prober?: ProbeManager;
   server?: AgentServer;
   private gcTimer?: NodeJS.Timeout;
   private gcRunning = false;
@@ -198,14 +201,28 @@ export class AgentLifecycle {
       }
     }
     this.node.start();
+    const events = new EventRecorder(this.client, cfg.nodeName, (m, e) =>
+      log.warn({ err: (e as Error).message }, m),
+    );
+    this.prober = new ProbeManager({
+      executor: new LinuxProbeExecutor({
+        runtimeBinary: rt.runtime.runtimeBinary,
+        runtimeRoot: rt.runtime.runcRoot,
+      }),
+      events,
+      kill: async (id, startedAt, grace) => {
+        if (await rt.supervisor.killRun(id, startedAt, grace))
+          log.info({ container: id, graceSeconds: grace }, 'killed after a failed probe');
+      },
+      log,
+    });
     this.syncer = new PodSyncer({
       client: this.client,
       images: this.images,
       supervisor: rt.supervisor,
       volumes,
-      events: new EventRecorder(this.client, cfg.nodeName, (m, e) =>
-        log.warn({ err: (e as Error).message }, m),
-      ),
+      events,
+      prober: this.prober,
       nodeName: cfg.nodeName,
       hostIP: info.internalIP,
       logDir: d.logs,
@@ -216,6 +233,7 @@ export class AgentLifecycle {
       client: this.client,
       syncer: this.syncer,
       supervisor: rt.supervisor,
+      prober: this.prober,
       nodeName: cfg.nodeName,
       log,
     });
@@ -280,6 +298,7 @@ export class AgentLifecycle {
   async stop(): Promise<void> {
     if (this.gcTimer) clearInterval(this.gcTimer);
     await this.controller?.stop();
+    this.prober?.close();
     if (this.cfg.onExit === 'stop') await this.syncer?.teardownAll();
     await this.node?.stop();
     await this.server?.close();

@@ -11,6 +11,11 @@ export interface PodControllerOptions {
   client: BerthClient;
   syncer: PodSyncer;
   supervisor: ContainerSupervisor;
+  /** Emits 'change' (pod UID) when a container's probe results change its readiness. */
+  prober?: {
+    on(e: 'change', fn: (uid: string) => void): unknown;
+    off(e: 'change', fn: (uid: string) => void): unknown;
+  };
   nodeName: string;
   workers?: number;
   log: {
@@ -34,6 +39,10 @@ export class PodController {
     const key = this.o.syncer.keyOfUID(rec.spec.config.podUID);
     if (key) this.queue.add(key);
   };
+  private readonly onProbe = (uid: string) => {
+    const key = this.o.syncer.keyOfUID(uid);
+    if (key) this.queue.add(key);
+  };
 
   constructor(private readonly o: PodControllerOptions) {
     this.queue = new WorkQueue((key) => o.syncer.reconcile(key), {
@@ -46,6 +55,7 @@ export class PodController {
   /** Starts watching; resolves once the first list is in the cache and orphans are collected. */
   start(): Promise<void> {
     this.o.supervisor.on('status', this.onStatus);
+    this.o.prober?.on('change', this.onProbe);
     return new Promise<void>((resolve, reject) => {
       let synced = false;
       this.loop = (async () => {
@@ -104,6 +114,7 @@ export class PodController {
   /** Stops watching and taking work; waits (up to `drainMs`) for syncs in flight, e.g. a pod being torn down. */
   async stop(drainMs = 10_000): Promise<void> {
     this.o.supervisor.off('status', this.onStatus);
+    this.o.prober?.off('change', this.onProbe);
     this.abort.abort();
     this.queue.shutdown();
     await this.loop;

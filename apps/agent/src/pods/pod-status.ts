@@ -13,6 +13,10 @@ export interface ContainerView {
   record?: ContainerRecord;
   /** Why it is not running yet (ContainerCreating, ErrImagePull, ImagePullBackOff, CreateContainerConfigError, …). */
   waiting?: { reason: string; message?: string };
+  /** From the prober while it runs: readiness probe passed (default true: no probe). */
+  ready?: boolean;
+  /** From the prober while it runs: startup probe passed (default true: no probe). */
+  started?: boolean;
 }
 
 function terminatedState(
@@ -70,9 +74,9 @@ export function containerStatus(v: ContainerView): ContainerStatusV1 {
   const out: ContainerStatusV1 = {
     ...base,
     state,
-    ready: r.state === 'running',
+    ready: r.state === 'running' && (v.ready ?? true),
     restartCount: r.restartCount,
-    started: r.state === 'running',
+    started: r.state === 'running' && (v.started ?? true),
   };
   if (r.lastState) out.lastState = terminatedState(r.lastState, containerID);
   if (r.state !== 'waiting' || r.lastState) out.containerID = containerID;

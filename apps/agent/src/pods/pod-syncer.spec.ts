@@ -10,7 +10,7 @@ import type { ContainerRecord, ContainerSupervisor, SupervisedContainer } from '
 import { VolumeManager } from '../volumes/volumes';
 import { containerId, type Pod } from './container-config';
 import type { EventRecorder } from './events';
-import { PodSyncer } from './pod-syncer';
+import { PodSyncer, type PodSyncerOptions } from './pod-syncer';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'agent-syncer-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -64,7 +64,7 @@ class FakeSupervisor {
   }
 }
 
-function setup(opts: { have?: boolean; pullError?: Error } = {}) {
+function setup(opts: { have?: boolean; pullError?: Error; prober?: PodSyncerOptions['prober'] } = {}) {
   const writes: KubeObject[] = [];
   const events: string[] = [];
   const pulls: string[] = [];
@@ -97,6 +97,7 @@ function setup(opts: { have?: boolean; pullError?: Error } = {}) {
     events: {
       record: (_p: unknown, _t: string, reason: string) => events.push(reason),
     } as unknown as EventRecorder,
+    prober: opts.prober,
     nodeName: 'n1',
     hostIP: '10.0.0.5',
     logDir: '/logs',
@@ -179,6 +180,35 @@ describe('pod syncer reconcile', () => {
     assert.equal(last().reason, 'ImagePullBackOff');
     assert.ok(r2 && r2.requeueAfterMs! > 0);
     assert.equal(supervisor.runs.length, 0);
+  });
+
+  test('the prober decides ready: a running container whose readiness probe fails makes the pod not Ready; teardown stops its probes', async () => {
+    const updates: string[] = [];
+    const removed: string[] = [];
+    let ready = false;
+    const prober: PodSyncerOptions['prober'] = {
+      update: (_p, c, run) => void updates.push(`${c.name}:${run.state}`),
+      status: () => ({ started: true, ready }),
+      removePod: (uid) => void removed.push(uid),
+    };
+    const { syncer, writes } = setup({ have: true, prober });
+    syncer.cache.set('default/web', pod());
+    await syncer.reconcile('default/web');
+    assert.deepEqual(updates, ['main:running'], 'the prober hears of the running container');
+    let st = writes[writes.length - 1].status;
+    assert.equal(st.phase, 'Running');
+    assert.equal(st.containerStatuses[0].ready, false);
+    assert.equal(st.containerStatuses[0].started, true);
+    for (const t of ['Ready', 'ContainersReady'])
+      assert.equal(st.conditions.find((c: { type: string }) => c.type === t).status, 'False', t);
+    ready = true;
+    await syncer.reconcile('default/web');
+    st = writes[writes.length - 1].status;
+    assert.equal(st.containerStatuses[0].ready, true);
+    assert.equal(st.conditions.find((c: { type: string }) => c.type === 'Ready').status, 'True');
+    syncer.cache.delete('default/web');
+    await syncer.reconcile('default/web');
+    assert.deepEqual(removed, ['uid-1']);
   });
 
   test('a pod gone from the cache: its containers are stopped with the grace period and its directories removed', async () => {

@@ -17,6 +17,7 @@ import {
   type Pod,
   type PodSources,
 } from './container-config';
+import type { ProbeManager } from '../probes/probe-manager';
 import type { EventRecorder } from './events';
 import { buildPodStatus, type ContainerView } from './pod-status';
 import type { ReconcileResult } from '@berth/controllers';
@@ -31,6 +32,8 @@ export interface PodSyncerOptions {
   supervisor: ContainerSupervisor;
   volumes: VolumeManager;
   events: EventRecorder;
+  /** Runs the containers' probes; their results make containerStatuses[].ready/started. */
+  prober?: Pick<ProbeManager, 'update' | 'status' | 'removePod'>;
   nodeName: string;
   hostIP: string;
   logDir: string;
@@ -111,6 +114,7 @@ export class PodSyncer {
 
   /** Stops every container of a pod UID (SIGTERM, SIGKILL after grace) and removes all it used. */
   async teardown(uid: string, graceSeconds: number): Promise<void> {
+    this.o.prober?.removePod(uid);
     const recs = this.o.supervisor.list().filter((r) => r.spec.config.podUID === uid);
     await Promise.all(recs.map((r) => this.o.supervisor.stop(r.id, graceSeconds)));
     await this.o.volumes.remove(uid);
@@ -209,7 +213,7 @@ export class PodSyncer {
         view.waiting = { reason: 'PodInitializing' };
         continue;
       }
-      await this.ensureStarted(
+      const rec = await this.ensureStarted(
         ctx,
         c,
         id,
@@ -217,6 +221,11 @@ export class PodSyncer {
         (pod.spec.restartPolicy ?? 'Always') as RestartPolicy,
         'containers',
       );
+      if (rec && this.o.prober) {
+        // start, keep or stop the probe workers of this run; their results say ready/started
+        this.o.prober.update(pod, c, rec);
+        Object.assign(view, this.o.prober.status(c, rec));
+      }
     }
     await this.writeStatus(pod, views, initViews);
     mark('status');

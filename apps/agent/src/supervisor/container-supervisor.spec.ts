@@ -361,4 +361,21 @@ describe('ContainerSupervisor', () => {
     await w.sup.idle();
     w.sup.close();
   });
+
+  test('killRun kills only the current run and lets the restart policy restart it (a failed liveness probe)', async () => {
+    const w = world(dir());
+    await w.sup.start();
+    const first = await w.sup.run(container('k1'));
+    assert.equal(await w.sup.killRun('k1', '1999-01-01T00:00:00.000Z', 1), false, 'another run: left alone');
+    assert.equal(w.runtime.calls.filter((c) => c.startsWith('kill')).length, 0);
+    assert.equal(await w.sup.killRun('k1', first.startedAt!, 1), true);
+    assert.ok(w.runtime.calls.includes('kill k1 SIGTERM'));
+    const r = await until(w.sup, 'k1', (x) => x.state === 'waiting');
+    assert.equal(r.lastState?.exitCode, 143);
+    w.clock.advance(0);
+    const again = await until(w.sup, 'k1', (x) => x.state === 'running');
+    assert.equal(again.restartCount, 1);
+    await w.sup.idle();
+    w.sup.close();
+  });
 });

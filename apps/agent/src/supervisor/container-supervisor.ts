@@ -243,6 +243,18 @@ export class ContainerSupervisor extends EventEmitter<{ status: [ContainerRecord
     }
   }
 
+  /**
+   * Kills the current run of a container (SIGTERM, SIGKILL after `graceSeconds`) without
+   * removing it: its exit then goes through the restart policy like any other (a failed liveness
+   * probe). Does nothing unless the container is running the run that started at `startedAt`.
+   */
+  async killRun(id: string, startedAt: string, graceSeconds: number): Promise<boolean> {
+    const rec = this.records.get(id);
+    if (!rec || rec.state !== 'running' || rec.startedAt !== startedAt || this.stopping.has(id)) return false;
+    await this.terminate(id, graceSeconds);
+    return true;
+  }
+
   // ---- internals ----
 
   private locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
