@@ -1,11 +1,15 @@
 import { Command, CommanderError } from 'commander';
 import { registerApply } from './commands/apply.command';
 import { registerConfig } from './commands/config.command';
+import { registerCordon } from './commands/cordon.command';
 import { registerDelete } from './commands/delete.command';
 import { registerDescribe } from './commands/describe.command';
+import { registerDrain } from './commands/drain.command';
+import { registerEvents } from './commands/events.command';
 import { registerGet } from './commands/get.command';
 import { registerImages } from './commands/images.command';
 import { registerLogs } from './commands/logs.command';
+import { registerRollout } from './commands/rollout.command';
 import { registerScale } from './commands/scale.command';
 import { registerUp } from './commands/up.command';
 import { CLI_VERSION, registerVersion } from './commands/version.command';
@@ -48,6 +52,10 @@ ${EXIT_CODES_HELP}`,
   registerDescribe(program, io, setExit);
   registerDelete(program, io, setExit);
   registerScale(program, io, setExit);
+  registerRollout(program, io, setExit);
+  registerCordon(program, io, setExit);
+  registerDrain(program, io, setExit);
+  registerEvents(program, io, setExit);
   registerLogs(program, io, setExit);
   registerImages(program, io, setExit);
   registerConfig(program, io, setExit);

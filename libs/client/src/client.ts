@@ -56,6 +56,8 @@ export type PropagationPolicy = 'Foreground' | 'Background' | 'Orphan';
 export interface DeleteOptions {
   propagationPolicy?: PropagationPolicy;
   dryRun?: boolean;
+  /** Seconds the object (a pod) gets to stop; sent as gracePeriodSeconds. */
+  gracePeriodSeconds?: number;
 }
 
 export type PatchType = 'merge' | 'json' | 'strategic';
@@ -237,7 +239,11 @@ export class BerthClient {
     return this.requestJson<KubeObject>({
       method: 'DELETE',
       path: resourcePath(kind, namespace, name),
-      query: { propagationPolicy: opts.propagationPolicy, dryRun: opts.dryRun ? 'All' : undefined },
+      query: {
+        propagationPolicy: opts.propagationPolicy,
+        dryRun: opts.dryRun ? 'All' : undefined,
+        gracePeriodSeconds: opts.gracePeriodSeconds,
+      },
     });
   }
 

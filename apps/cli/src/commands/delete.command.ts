@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { ApiError, formatCause, kindFor, type KindInfo } from '@berth/api';
+import type { PropagationPolicy } from '@berth/client';
 import { CommandContext, collect, isNotFound, kindArg, splitKindSlashName } from '../context';
 import { CliError, EXIT, exitCodeFor, messageOf } from '../errors';
 import type { CliIO } from '../io';
@@ -10,7 +11,8 @@ export interface DeleteFlags {
   recursive?: boolean;
   wait?: boolean;
   ignoreNotFound?: boolean;
-  cascade?: string;
+  /** background|foreground|orphan|true|false; a bare --cascade is true. */
+  cascade?: string | boolean;
 }
 
 interface Target {
@@ -55,7 +57,31 @@ async function waitGone(ctx: CommandContext, t: Target): Promise<void> {
   }
 }
 
+/**
+ * --cascade as kubectl takes it: background (the default: owned objects are deleted afterwards),
+ * foreground (the object stays until its owned objects are gone), orphan (they are kept); the
+ * old booleans true = background and false = orphan.
+ */
+export function cascadePolicy(cascade: string | boolean | undefined): PropagationPolicy {
+  switch (String(cascade ?? 'background').toLowerCase()) {
+    case 'background':
+    case 'true':
+      return 'Background';
+    case 'foreground':
+      return 'Foreground';
+    case 'orphan':
+    case 'false':
+      return 'Orphan';
+    default:
+      throw new CliError(
+        `invalid --cascade value "${cascade}": must be "background", "foreground" or "orphan"`,
+        EXIT.USAGE,
+      );
+  }
+}
+
 export async function runDelete(ctx: CommandContext, args: string[], flags: DeleteFlags): Promise<number> {
+  const propagationPolicy = cascadePolicy(flags.cascade);
   const targets: Target[] = [];
   const codes: number[] = [];
   if (flags.filename?.length) {
@@ -118,8 +144,6 @@ export async function runDelete(ctx: CommandContext, args: string[], flags: Dele
         targets.push({ kind, name, namespace: kind.namespaced ? ctx.namespace : undefined });
     }
   }
-  const propagationPolicy =
-    flags.cascade === 'orphan' ? 'Orphan' : flags.cascade === 'foreground' ? 'Foreground' : 'Background';
   const deleted: Target[] = [];
   for (const t of targets) {
     try {
@@ -146,7 +170,11 @@ export function registerDelete(program: Command, io: CliIO, setExit: (code: numb
     .option('-R, --recursive', 'with -f DIR: include subdirectories')
     .option('--wait', 'wait until the objects are really gone (finalizers done)')
     .option('--ignore-not-found', 'treat objects that do not exist as deleted')
-    .option('--cascade <policy>', 'background (default), foreground or orphan', 'background')
+    .option(
+      '--cascade [policy]',
+      "what happens to owned objects (a Deployment's ReplicaSets and pods): background (default: deleted after it), foreground (deleted before it) or orphan (kept)",
+      'background',
+    )
     .addHelpText(
       'after',
       '\nExamples:\n  berthctl delete pod web\n  berthctl delete -f web.yaml --wait\n  berthctl delete deploy/web cm/settings',

@@ -1,9 +1,17 @@
 import { Command } from 'commander';
-import { resolveKindName, toYaml, type KindInfo, type KubeObject } from '@berth/api';
+import {
+  formatQuantity,
+  resolveKindName,
+  toYaml,
+  tryParseQuantity,
+  type KindInfo,
+  type KubeObject,
+} from '@berth/api';
 import { age } from '../age';
 import { CommandContext, kindArg, splitKindSlashName } from '../context';
 import type { CliIO } from '../io';
 import { formatTable, nodeStatus, podStatus } from '../printers';
+import { isControlledBy, newAndOldReplicaSets } from '../workloads';
 
 /** Values start in column 20, or two spaces after a longer label. */
 function valueColumn(head: string): number {
@@ -57,6 +65,38 @@ interface ContainerSpec {
   ports?: { containerPort?: number; protocol?: string }[];
   resources?: { limits?: Record<string, string>; requests?: Record<string, string> };
   env?: { name: string; value?: string }[];
+  livenessProbe?: Probe;
+  readinessProbe?: Probe;
+  startupProbe?: Probe;
+}
+
+interface Probe {
+  exec?: { command?: string[] };
+  httpGet?: { path?: string; port: number | string; host?: string; scheme?: string };
+  tcpSocket?: { port: number | string; host?: string };
+  grpc?: { port: number; service?: string };
+  initialDelaySeconds?: number;
+  timeoutSeconds?: number;
+  periodSeconds?: number;
+  successThreshold?: number;
+  failureThreshold?: number;
+}
+
+/** kubectl's one-line probe: `http-get http://:8080/healthz delay=0s timeout=1s period=10s #success=1 #failure=3`. */
+export function describeProbe(p: Probe): string {
+  const attrs =
+    `delay=${p.initialDelaySeconds ?? 0}s timeout=${p.timeoutSeconds ?? 1}s period=${p.periodSeconds ?? 10}s ` +
+    `#success=${p.successThreshold ?? 1} #failure=${p.failureThreshold ?? 3}`;
+  if (p.exec) return `exec [${(p.exec.command ?? []).join(' ')}] ${attrs}`;
+  if (p.httpGet) {
+    const scheme = (p.httpGet.scheme ?? 'HTTP').toLowerCase();
+    const host = p.httpGet.host ?? '';
+    const path = p.httpGet.path ?? '';
+    return `http-get ${scheme}://${host}:${p.httpGet.port}${path.startsWith('/') || !path ? path : '/' + path} ${attrs}`;
+  }
+  if (p.tcpSocket) return `tcp-socket ${p.tcpSocket.host ?? ''}:${p.tcpSocket.port} ${attrs}`;
+  if (p.grpc) return `grpc <pod>:${p.grpc.port} ${p.grpc.service ?? ''} ${attrs}`;
+  return `unknown ${attrs}`;
 }
 type State = Record<string, Record<string, unknown> | undefined>;
 
@@ -98,6 +138,9 @@ function describeContainers(
     }
     if (c.resources?.limits) w.map('Limits', c.resources.limits, i);
     if (c.resources?.requests) w.map('Requests', c.resources.requests, i);
+    if (c.livenessProbe) w.field('Liveness', describeProbe(c.livenessProbe), i);
+    if (c.readinessProbe) w.field('Readiness', describeProbe(c.readinessProbe), i);
+    if (c.startupProbe) w.field('Startup', describeProbe(c.startupProbe), i);
     if (c.env?.length)
       w.field(
         'Environment',
@@ -112,7 +155,119 @@ function controlledBy(o: KubeObject): string | undefined {
   return ref ? `${ref.kind}/${ref.name}` : undefined;
 }
 
-function describeBody(w: Writer, kind: KindInfo, o: KubeObject, now: number): void {
+/** The `Pod Template:` section of a Deployment, ReplicaSet or `rollout history --revision`. */
+export function describePodTemplate(template: KubeObject['spec']): string {
+  const w = new Writer();
+  w.section('Pod Template');
+  w.map('Labels', template?.metadata?.labels, 2);
+  if (Object.keys(template?.metadata?.annotations ?? {}).length)
+    w.map('Annotations', template.metadata.annotations, 2);
+  describeContainers(w, template?.spec?.containers ?? [], undefined, 2);
+  return w.toString();
+}
+
+type Resources = { requests?: Record<string, string>; limits?: Record<string, string> };
+
+/** A pod's total request or limit of one resource: the containers' sum, or the largest init container's. */
+function podResource(pod: KubeObject, which: 'requests' | 'limits', name: string): number {
+  const get = (c: { resources?: Resources }) => tryParseQuantity(c.resources?.[which]?.[name] ?? '0') ?? 0;
+  const sum = ((pod.spec?.containers ?? []) as { resources?: Resources }[]).reduce((a, c) => a + get(c), 0);
+  const init = ((pod.spec?.initContainers ?? []) as { resources?: Resources }[]).reduce(
+    (a, c) => Math.max(a, get(c)),
+    0,
+  );
+  return Math.max(sum, init);
+}
+
+function quantityText(v: number, name: string): string {
+  return formatQuantity(v, name === 'cpu' ? 'DecimalSI' : 'BinarySI');
+}
+
+function percentOf(v: number, total: number): string {
+  return total > 0 ? `${Math.floor((v / total) * 100)}%` : '0%';
+}
+
+/** Node: `Non-terminated Pods` and `Allocated resources`, as kubectl shows them. */
+function describeNodePods(
+  w: Writer,
+  pods: KubeObject[],
+  allocatable: Record<string, string>,
+  now: number,
+): void {
+  const running = pods.filter((p) => !['Succeeded', 'Failed'].includes(p.status?.phase));
+  const alloc = (name: string) => tryParseQuantity(allocatable[name] ?? '0') ?? 0;
+  const cell = (p: KubeObject, which: 'requests' | 'limits', name: string) => {
+    const v = podResource(p, which, name);
+    return `${quantityText(v, name)} (${percentOf(v, alloc(name))})`;
+  };
+  w.field('Non-terminated Pods', `(${running.length} in total)`);
+  if (running.length) {
+    const rows = [
+      ['Namespace', 'Name', 'CPU Requests', 'CPU Limits', 'Memory Requests', 'Memory Limits', 'Age'],
+      ['---------', '----', '------------', '----------', '---------------', '-------------', '---'],
+      ...running.map((p) => [
+        p.metadata.namespace ?? '',
+        p.metadata.name ?? '',
+        cell(p, 'requests', 'cpu'),
+        cell(p, 'limits', 'cpu'),
+        cell(p, 'requests', 'memory'),
+        cell(p, 'limits', 'memory'),
+        age(p.metadata.creationTimestamp, now),
+      ]),
+    ];
+    w.raw(indentText(formatTable(rows).text, 2));
+  }
+  w.section('Allocated resources');
+  w.raw('  (Total limits may be over 100 percent, i.e., overcommitted.)');
+  const rows = [
+    ['Resource', 'Requests', 'Limits'],
+    ['--------', '--------', '------'],
+    ...['cpu', 'memory'].map((name) => {
+      const req = running.reduce((a, p) => a + podResource(p, 'requests', name), 0);
+      const lim = running.reduce((a, p) => a + podResource(p, 'limits', name), 0);
+      return [
+        name,
+        `${quantityText(req, name)} (${percentOf(req, alloc(name))})`,
+        `${quantityText(lim, name)} (${percentOf(lim, alloc(name))})`,
+      ];
+    }),
+  ];
+  w.raw(indentText(formatTable(rows).text, 2));
+}
+
+/**
+ * The objects a kind's description also shows: a Deployment's ReplicaSets, a ReplicaSet's pods,
+ * the pods bound to a Node. A failure to list them leaves those lines empty.
+ */
+async function relatedObjects(ctx: CommandContext, kind: KindInfo, o: KubeObject): Promise<KubeObject[]> {
+  try {
+    switch (kind.kind) {
+      case 'Deployment':
+        return (await ctx.client.listAll(resolveKindName('rs')!, { namespace: o.metadata.namespace })).items;
+      case 'ReplicaSet':
+        return (await ctx.client.listAll(resolveKindName('pods')!, { namespace: o.metadata.namespace }))
+          .items;
+      case 'Node':
+        return (
+          await ctx.client.listAll(resolveKindName('pods')!, {
+            fieldSelector: `spec.nodeName=${o.metadata.name}`,
+          })
+        ).items;
+      default:
+        return [];
+    }
+  } catch {
+    return [];
+  }
+}
+
+function describeBody(
+  w: Writer,
+  kind: KindInfo,
+  o: KubeObject,
+  now: number,
+  related: KubeObject[] = [],
+): void {
   const spec = o.spec ?? {};
   const status = o.status ?? {};
   switch (kind.kind) {
@@ -164,14 +319,19 @@ function describeBody(w: Writer, kind: KindInfo, o: KubeObject, now: number): vo
       } else {
         if (controlledBy(o)) w.field('Controlled By', controlledBy(o));
         w.field('Replicas', `${status.replicas ?? 0} current / ${desired} desired`);
+        const pods = related.filter((p) => isControlledBy(p, o));
+        const phase = (ph: string) => pods.filter((p) => (p.status?.phase ?? 'Pending') === ph).length;
+        w.field(
+          'Pods Status',
+          `${phase('Running')} Running / ${phase('Pending')} Waiting / ${phase('Succeeded')} Succeeded / ${phase('Failed')} Failed`,
+        );
       }
-      w.section('Pod Template');
-      w.map('Labels', spec.template?.metadata?.labels, 2);
-      describeContainers(w, spec.template?.spec?.containers ?? [], undefined, 2);
+      w.raw(describePodTemplate(spec.template ?? {}).replace(/\n$/, ''));
       if (status.conditions?.length) {
         w.section('Conditions');
         const rows = [
           ['Type', 'Status', 'Reason'],
+          ['----', '------', '------'],
           ...status.conditions.map((c: { type: string; status: string; reason?: string }) => [
             c.type,
             c.status,
@@ -180,19 +340,35 @@ function describeBody(w: Writer, kind: KindInfo, o: KubeObject, now: number): vo
         ];
         w.raw(indentText(formatTable(rows).text, 2));
       }
+      if (kind.kind === 'Deployment') {
+        const { newRs, old } = newAndOldReplicaSets(o, related);
+        const created = (rs: KubeObject) =>
+          `${rs.metadata.name} (${rs.status?.replicas ?? 0}/${rs.spec?.replicas ?? 1} replicas created)`;
+        w.field('OldReplicaSets', old.length ? old.map(created).join(', ') : '<none>');
+        w.field('NewReplicaSet', newRs ? created(newRs) : '<none>');
+      }
       break;
     }
     case 'Node': {
       w.field('Status', nodeStatus(o));
+      const taints = (spec.taints ?? []) as { key: string; value?: string; effect: string }[];
+      w.field(
+        'Taints',
+        taints.length
+          ? taints.map((t) => `${t.key}${t.value ? '=' + t.value : ''}:${t.effect}`).join('\n')
+          : '<none>',
+      );
       w.field('Unschedulable', String(!!spec.unschedulable));
       if (status.conditions?.length) {
         w.section('Conditions');
         const rows = [
-          ['Type', 'Status', 'LastHeartbeatTime', 'Reason', 'Message'],
+          ['Type', 'Status', 'LastHeartbeatTime', 'LastTransitionTime', 'Reason', 'Message'],
+          ['----', '------', '-----------------', '------------------', '------', '-------'],
           ...status.conditions.map((c: Record<string, string>) => [
             c.type,
             c.status,
             c.lastHeartbeatTime ?? '',
+            c.lastTransitionTime ?? '',
             c.reason ?? '',
             c.message ?? '',
           ]),
@@ -205,27 +381,20 @@ function describeBody(w: Writer, kind: KindInfo, o: KubeObject, now: number): vo
           .map((a: { type: string; address: string }) => `${a.type}: ${a.address}`)
           .join('\n'),
       );
-      if (status.capacity)
+      for (const [label, m] of [
+        ['Capacity', status.capacity],
+        ['Allocatable', status.allocatable],
+        ['System Info', status.nodeInfo],
+      ] as const) {
+        if (!m) continue;
         w.field(
-          'Capacity',
-          Object.entries(status.capacity)
+          label,
+          Object.entries(m as Record<string, string>)
             .map(([k, v]) => `${k}: ${v}`)
             .join('\n'),
         );
-      if (status.allocatable)
-        w.field(
-          'Allocatable',
-          Object.entries(status.allocatable)
-            .map(([k, v]) => `${k}: ${v}`)
-            .join('\n'),
-        );
-      if (status.nodeInfo)
-        w.field(
-          'System Info',
-          Object.entries(status.nodeInfo)
-            .map(([k, v]) => `${k}: ${v}`)
-            .join('\n'),
-        );
+      }
+      describeNodePods(w, related, status.allocatable ?? {}, now);
       break;
     }
     case 'Namespace':
@@ -298,13 +467,14 @@ export async function describeObject(ctx: CommandContext, kind: KindInfo, o: Kub
   w.map('Labels', o.metadata.labels);
   w.map('Annotations', o.metadata.annotations);
   if (o.metadata.deletionTimestamp) w.field('Terminating Since', o.metadata.deletionTimestamp);
-  describeBody(w, kind, o, now);
+  describeBody(w, kind, o, now, await relatedObjects(ctx, kind, o));
   if (kind.kind !== 'Event') {
     const evKind = resolveKindName('events')!;
     let events: KubeObject[] = [];
     try {
       const list = await ctx.client.listAll(evKind, {
         namespace: kind.namespaced ? o.metadata.namespace : undefined,
+        fieldSelector: `involvedObject.kind=${o.kind},involvedObject.name=${o.metadata.name}`,
       });
       events = (list.items ?? []).filter(
         (e) =>

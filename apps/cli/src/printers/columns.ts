@@ -249,7 +249,21 @@ const COLUMNS: Record<string, Column[]> = {
           : '',
     },
     { header: 'MESSAGE', cell: (o) => String(o.message ?? '').replace(/\s*\n\s*/g, ' ') },
+    {
+      header: 'SOURCE',
+      wide: true,
+      cell: (o) =>
+        [o.source?.component ?? o.reportingComponent ?? '', o.source?.host ?? ''].filter(Boolean).join(', '),
+    },
+    {
+      header: 'FIRST SEEN',
+      wide: true,
+      cell: (o, now) => age(o.firstTimestamp || o.eventTime || o.metadata?.creationTimestamp, now),
+    },
+    { header: 'COUNT', wide: true, cell: (o) => String(o.series?.count ?? o.count ?? 1) },
+    { header: 'NAME', wide: true, cell: (o) => o.metadata?.name ?? '' },
   ],
+  Lease: [name, { header: 'HOLDER', cell: (o) => o.spec?.holderIdentity ?? '' }, ageCol],
 };
 
 export interface TableOptions {
