@@ -11,6 +11,7 @@ import { ControllersModule } from './controllers/controllers.module';
 import { StatusFilter } from './errors/status.filter';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './logging/logging.module';
+import { NodeLifecycleModule } from './nodelifecycle/node-lifecycle.module';
 import { MetricsModule } from './metrics/metrics.module';
 import type { MetricsService } from './metrics/metrics.service';
 
@@ -51,6 +52,7 @@ export class AppModule {
         ApiModule,
         // The controller runtime; each controller below registers with its ControllerManager.
         ControllersModule,
+        NodeLifecycleModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: StatusFilter }],
     };
