@@ -117,4 +117,16 @@ describe('agent flags', () => {
     assert.equal(parseDuration('5m'), 300_000);
     assert.equal(parseDuration('10'), undefined);
   });
+
+  test('--status-report-interval: a duration of at least 1s, unset by default', () => {
+    assert.equal(parseAgentFlags(base).statusReportIntervalMs, undefined);
+    assert.equal(
+      parseAgentFlags([...base, '--status-report-interval', '2m']).statusReportIntervalMs,
+      120_000,
+    );
+    assert.throws(
+      () => parseAgentFlags([...base, '--status-report-interval', '10ms']),
+      (e: Error) => e instanceof FlagError && /--status-report-interval/.test(e.message),
+    );
+  });
 });

@@ -75,6 +75,16 @@ export class AgentConfig {
   @Max(3_600_000)
   heartbeatIntervalMs = 5000;
 
+  /**
+   * The full Node status (Ready's lastHeartbeatTime) is posted when it changes and at least this
+   * often; the Lease carries the frequent heartbeat. Unset: 60 s, or 5 heartbeats when shorter.
+   */
+  @IsOptional()
+  @IsInt()
+  @Min(1000)
+  @Max(3_600_000)
+  statusReportIntervalMs?: number;
+
   @IsIn(['json', 'pretty'], { message: 'must be json or pretty' })
   logFormat: 'json' | 'pretty' = 'json';
 
@@ -125,6 +135,7 @@ const SETTINGS: Setting[] = [
   { flag: '--restart-max-delay', key: 'restartMaxDelayMs', kind: 'duration' },
   { flag: '--restart-reset-after', key: 'restartResetAfterMs', kind: 'duration' },
   { flag: '--heartbeat-interval', key: 'heartbeatIntervalMs', kind: 'duration' },
+  { flag: '--status-report-interval', key: 'statusReportIntervalMs', kind: 'duration' },
   { flag: '--log-format', key: 'logFormat', kind: 'string' },
   { flag: '--on-exit', key: 'onExit', kind: 'string' },
   { flag: '--max-pods', key: 'maxPods', kind: 'int' },
@@ -143,17 +154,19 @@ export const USAGE = `usage: berth-agent --server URL (--token-file FILE | --tok
                    [--data-dir DIR] [--listen HOST:PORT] [--runtime runc|crun]
                    [--registry-mirror REGISTRY=URL]... [--insecure-registry HOST[:PORT]]...
                    [--restart-initial-delay DUR] [--restart-max-delay DUR] [--restart-reset-after DUR]
-                   [--heartbeat-interval DUR] [--max-pods N] [--image-gc-threshold SIZE]
-                   [--image-gc-interval DUR] [--log-format json|pretty] [--on-exit keep|stop]
-                   [--config FILE]
+                   [--heartbeat-interval DUR] [--status-report-interval DUR] [--max-pods N]
+                   [--image-gc-threshold SIZE] [--image-gc-interval DUR] [--log-format json|pretty]
+                   [--on-exit keep|stop] [--config FILE]
   DUR is a number with a unit (500ms, 1s, 5m, 1h); SIZE a quantity (10Gi, 500Mi; 0 turns image GC off).
   --config FILE is YAML with the same settings in camelCase: server, token, tokenFile, nodeName,
   dataDir, registryMirrors ({docker.io: [URL]}), insecureRegistries ([HOST:PORT]), runtime, listen,
-  restartInitialDelay, restartMaxDelay, restartResetAfter, heartbeatInterval, maxPods,
+  restartInitialDelay, restartMaxDelay, restartResetAfter, heartbeatInterval, statusReportInterval, maxPods,
   imageGcThreshold, imageGcInterval, logFormat, onExit. Flags win over the file.
   --on-exit stop stops every pod's containers when the agent stops (default keep: they run on).
   Defaults: --node-name the host name, --data-dir /var/lib/berth/agent, --listen 0.0.0.0:10250,
-  restart backoff 1s doubling to 60s, reset after 10m; heartbeat 5s; image GC past 20Gi every 1m.`;
+  restart backoff 1s doubling to 60s, reset after 10m; heartbeat (Lease renewal in kube-node-lease)
+  5s; full Node status when it changes and every 60s (or every 5 heartbeats when that is sooner);
+  image GC past 20Gi every 1m.`;
 
 function defaultNodeName(): string {
   return os
