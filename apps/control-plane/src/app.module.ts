@@ -10,6 +10,8 @@ import { ConfigModule } from './config/config.module';
 import { ControllersModule } from './controllers/controllers.module';
 import { StatusFilter } from './errors/status.filter';
 import { HealthModule } from './health/health.module';
+import { EventsModule } from './events/events.module';
+import { GarbageCollectorModule } from './garbagecollector/garbage-collector.module';
 import { LoggingModule } from './logging/logging.module';
 import { NodeLifecycleModule } from './nodelifecycle/node-lifecycle.module';
 import { MetricsModule } from './metrics/metrics.module';
@@ -53,6 +55,8 @@ export class AppModule {
         // The controller runtime; each controller below registers with its ControllerManager.
         ControllersModule,
         NodeLifecycleModule,
+        GarbageCollectorModule,
+        EventsModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: StatusFilter }],
     };
