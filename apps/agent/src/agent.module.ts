@@ -185,6 +185,7 @@ export class AgentLifecycle {
       client: this.client,
       info,
       heartbeatIntervalMs: cfg.heartbeatIntervalMs,
+      statusReportIntervalMs: cfg.statusReportIntervalMs,
       log,
       images: async () =>
         (await this.images.list()).map((i) => ({ names: [i.repoDigest, i.reference], sizeBytes: i.size })),
