@@ -16,12 +16,13 @@
  * There is no peer on this machine for this bench: the reference column is Kubernetes' published
  * scalability SLOs/thresholds, not measured here. Ends with one JSON line.
  */
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
 import { kindFor, type KubeObject } from '@berth/api';
 import { BerthClient, listAndWatch } from '@berth/client';
-import { Managed, startControlPlane, tempDir, type ControlPlane } from '@berth/testing';
+import { Managed, READY_LINE, tempDir } from '@berth/testing';
 import { printTable, round, summarize } from '../common/stats';
 import { summarizeProfile } from './profile';
 
@@ -71,6 +72,45 @@ function parseArgs(argv: string[]) {
     controllers,
     cpuProf,
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// the control plane: from dist/, node flags of our own (--cpu-prof is not allowed in NODE_OPTIONS)
+
+interface Cp {
+  proc: Managed;
+  url: string;
+  token: string;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+async function startCp(root: string, dataDir: string, profDir: string | undefined): Promise<Cp> {
+  const proc = new Managed('berth-control-plane', process.execPath, [
+    ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
+    '--enable-source-maps',
+    path.join(root, 'dist/apps/control-plane/src/main.js'),
+    '--data-dir',
+    dataDir,
+    '--port',
+    '0',
+    '--host',
+    '127.0.0.1',
+    '--log-format',
+    'json',
+  ]);
+  try {
+    const m = await proc.waitForOutput(READY_LINE, 60_000);
+    const token = readFileSync(path.join(dataDir, 'admin.token'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .find((l) => l && !l.startsWith('#'));
+    if (!token) throw new Error(`no token in ${dataDir}/admin.token`);
+    return { proc, url: `${m[1]}:${m[2]}`, token, dataDir, stop: () => proc.stop(30_000) };
+  } catch (e) {
+    await proc.kill9();
+    throw e;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -302,11 +342,7 @@ async function main(): Promise<void> {
       process.stderr.write(`[scale ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 
     log(`starting the control plane (embedded Redis)${o.cpuProf ? ' with --cpu-prof' : ''}`);
-    const cp: ControlPlane = await startControlPlane({
-      dataDir: path.join(work.path, 'cp'),
-      env: o.cpuProf ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profDir}` } : {},
-      readyTimeoutMs: 60_000,
-    });
+    const cp = await startCp(root, path.join(work.path, 'cp'), o.cpuProf ? profDir : undefined);
     cleanups.push(() => cp.stop());
     const cpPid = cp.proc.child.pid!;
     const redisSock = path.join(cp.dataDir, 'redis', 'redis.sock');
@@ -603,7 +639,7 @@ async function main(): Promise<void> {
       else {
         const p = summarizeProfile(path.join(profDir, file), 30);
         console.log(
-          `\ncontrol-plane CPU profile (${round(p.totalMs / 1000, 1)} s sampled, whole process life), by package:`,
+          `\ncontrol-plane CPU profile (whole process life: ${round(p.totalMs / 1000, 1)} s sampled, ${round(p.busyMs / 1000, 1)} s busy; percentages of the busy time), by package:`,
         );
         printTable(
           p.byPackage
@@ -619,6 +655,18 @@ async function main(): Promise<void> {
             'total %': f.totalPct,
           })),
         );
+        console.log('\nBerth functions by inclusive time (callees included):');
+        printTable(
+          p.berthInclusive.map((f) => ({
+            frame: f.frame,
+            'total ms': f.totalMs,
+            'total %': f.totalPct,
+            'self %': f.selfPct,
+          })),
+        );
+        const kept = path.join(os.tmpdir(), `berth-scale-cp-${Date.now()}.cpuprofile`);
+        copyFileSync(path.join(profDir, file), kept);
+        console.log(`\nthe profile is kept at ${kept} (open it in Chrome DevTools → Performance)`);
         topFrames = p.frames.slice(0, 10).map((f) => ({ frame: f.frame, self_pct: f.selfPct }));
       }
     }

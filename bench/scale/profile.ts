@@ -43,7 +43,7 @@ function label(cf: CpuProfile['nodes'][number]['callFrame']): string {
 export function summarizeProfile(
   file: string,
   top = 25,
-): { frames: Frame[]; byPackage: Frame[]; totalMs: number } {
+): { frames: Frame[]; byPackage: Frame[]; berthInclusive: Frame[]; totalMs: number; busyMs: number } {
   const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
@@ -80,8 +80,11 @@ export function summarizeProfile(
     }
   }
   const ms = (us: number): number => Math.round(us / 100) / 10;
-  const pct = (us: number): number => (all ? Math.round((1000 * us) / all) / 10 : 0);
+  // percentages of the busy time: the idle samples (waiting on I/O, or shutdown) left out
+  const busy = all - (selfUs.get('(idle)') ?? 0);
+  const pct = (us: number): number => (busy ? Math.round((1000 * us) / busy) / 10 : 0);
   const frames = [...selfUs.entries()]
+    .filter(([frame]) => frame !== '(idle)')
     .sort((a, b) => b[1] - a[1])
     .slice(0, top)
     .map(([frame, us]) => ({
@@ -92,7 +95,20 @@ export function summarizeProfile(
       totalPct: pct(totalUs.get(frame) ?? us),
     }));
   const byPackage = [...pkgUs.entries()]
+    .filter(([frame]) => frame !== '(idle)')
     .sort((a, b) => b[1] - a[1])
     .map(([frame, us]) => ({ frame, selfMs: ms(us), selfPct: pct(us), totalMs: ms(us), totalPct: pct(us) }));
-  return { frames, byPackage, totalMs: ms(all) };
+  // Berth's own functions by inclusive time: where the time goes, callees included
+  const berthInclusive = [...totalUs.entries()]
+    .filter(([frame]) => / dist\/(apps|libs)\//.test(frame))
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([frame, us]) => ({
+      frame,
+      selfMs: ms(selfUs.get(frame) ?? 0),
+      selfPct: pct(selfUs.get(frame) ?? 0),
+      totalMs: ms(us),
+      totalPct: pct(us),
+    }));
+  return { frames, byPackage, berthInclusive, totalMs: ms(all), busyMs: ms(busy) };
 }
