@@ -38,7 +38,7 @@ export function osImageFrom(osRelease: string | undefined): string {
   return m?.[1] || 'Linux';
 }
 
-/** The Ready condition: the heartbeat (Berth has no Lease kind; lastHeartbeatTime is the lease). */
+/** The Ready condition (lastHeartbeatTime: the full status report; the Lease is the frequent heartbeat). */
 export function readyCondition(now: Date, since: Date): NodeConditionV1 {
   return {
     type: 'Ready',
