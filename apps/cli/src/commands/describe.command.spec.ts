@@ -131,3 +131,88 @@ describe('describe', () => {
     );
   });
 });
+
+describe('describe workloads', () => {
+  /** A context whose client lists ReplicaSets, pods and events from memory by kind. */
+  function ctxWith(lists: Record<string, KubeObject[]>): CommandContext {
+    const io: CliIO = {
+      out: () => undefined,
+      err: () => undefined,
+      env: {},
+      readStdin: async () => '',
+      now: () => NOW,
+    };
+    const ctx = new CommandContext(io, {});
+    Object.defineProperty(ctx, 'client', {
+      value: { listAll: async (k: { kind: string }) => ({ metadata: {}, items: lists[k.kind] ?? [] }) },
+    });
+    return ctx;
+  }
+  const owner = [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: 'd1', controller: true }];
+  const tmpl = (image: string, hash?: string) => ({
+    metadata: { labels: { app: 'web', ...(hash ? { 'pod-template-hash': hash } : {}) } },
+    spec: { containers: [{ name: 'app', image }] },
+  });
+  const rs = (name: string, image: string, replicas: number): KubeObject => ({
+    apiVersion: 'apps/v1',
+    kind: 'ReplicaSet',
+    metadata: {
+      name,
+      namespace: 'default',
+      uid: name,
+      ownerReferences: owner,
+      creationTimestamp: '2026-01-10T10:00:00Z',
+    },
+    spec: { replicas, template: tmpl(image, name) },
+    status: { replicas },
+  });
+
+  test('a Deployment: replicas line, strategy, pod template, conditions with dashes, old and new ReplicaSets', async () => {
+    const d: KubeObject = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'web', namespace: 'default', uid: 'd1', creationTimestamp: '2026-01-10T10:00:00Z' },
+      spec: { replicas: 6, selector: { matchLabels: { app: 'web' } }, template: tmpl('x:2') },
+      status: {
+        replicas: 8,
+        updatedReplicas: 6,
+        availableReplicas: 5,
+        unavailableReplicas: 3,
+        conditions: [{ type: 'Progressing', status: 'True', reason: 'ReplicaSetUpdated' }],
+      },
+    };
+    const text = await describeObject(
+      ctxWith({ ReplicaSet: [rs('web-a', 'x:1', 2), rs('web-b', 'x:2', 6), rs('web-c', 'x:0', 0)] }),
+      resolveKindName('deploy')!,
+      d,
+    );
+    assert.equal(
+      text,
+      [
+        'Name:                   web',
+        'Namespace:              default',
+        'CreationTimestamp:      2026-01-10T10:00:00Z',
+        'Labels:                 <none>',
+        'Annotations:            <none>',
+        'Selector:               app=web',
+        'Replicas:               6 desired | 6 updated | 8 total | 5 available | 3 unavailable',
+        'StrategyType:           RollingUpdate',
+        'MinReadySeconds:        0',
+        'RollingUpdateStrategy:  25% max unavailable, 25% max surge',
+        'Pod Template:',
+        '  Labels:           app=web',
+        '  Containers:',
+        '    app:',
+        '      Image:        x:2',
+        'Conditions:',
+        '  Type          Status   Reason',
+        '  ----          ------   ------',
+        '  Progressing   True     ReplicaSetUpdated',
+        'OldReplicaSets:         web-a (2/2 replicas created)',
+        'NewReplicaSet:          web-b (6/6 replicas created)',
+        'Events:                 <none>',
+        '',
+      ].join('\n'),
+    );
+  });
+});

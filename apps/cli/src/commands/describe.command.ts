@@ -18,25 +18,24 @@ function valueColumn(head: string): number {
   return Math.max(20, head.length + 2);
 }
 
-/** Lines of `Label:  value`, values aligned as kubectl's describe does. */
+/**
+ * Lines of `Label:  value`, values aligned as kubectl's describe does: top-level values line up
+ * in one column (20, or two past the longest top-level label), nested ones per line.
+ */
 class Writer {
-  private lines: string[] = [];
+  private lines: ({ head: string; value: string } | string)[] = [];
   field(label: string, value: string | number | undefined, indent = 0): void {
     const pad = ' '.repeat(indent);
     const head = `${pad}${label}:`;
     const v = value === undefined || value === '' ? '<none>' : String(value);
-    this.lines.push(
-      v.includes('\n') ? `${head}\n${indentText(v, indent + 2)}` : `${head.padEnd(valueColumn(head))}${v}`,
-    );
+    if (v.includes('\n')) this.lines.push(`${head}\n${indentText(v, indent + 2)}`);
+    else this.push(head, v, indent);
   }
   map(label: string, m: Record<string, string> | undefined, indent = 0): void {
     const entries = Object.entries(m ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
     if (!entries.length) return this.field(label, '<none>', indent);
-    const width = valueColumn(`${' '.repeat(indent)}${label}:`);
-    entries.forEach(([k, v], i) => {
-      const head = i === 0 ? `${' '.repeat(indent)}${label}:` : '';
-      this.lines.push(`${head.padEnd(width)}${k}=${v}`);
-    });
+    const head = `${' '.repeat(indent)}${label}:`;
+    entries.forEach(([k, v], i) => this.push(i === 0 ? head : '', `${k}=${v}`, indent, head));
   }
   section(label: string, indent = 0): void {
     this.lines.push(`${' '.repeat(indent)}${label}:`);
@@ -45,7 +44,20 @@ class Writer {
     this.lines.push(text);
   }
   toString(): string {
-    return this.lines.join('\n') + '\n';
+    const top = Math.max(
+      20,
+      ...this.lines.map((l) => (typeof l === 'string' || l.head.startsWith(' ') ? 0 : l.head.length + 2)),
+    );
+    return (
+      this.lines
+        .map((l) => (typeof l === 'string' ? l : l.head.padEnd(l.head.startsWith(' ') ? 0 : top) + l.value))
+        .join('\n') + '\n'
+    );
+  }
+  /** Top-level lines are padded at toString; nested ones now. `owner` is the label a continuation belongs to. */
+  private push(head: string, value: string, indent: number, owner = head): void {
+    if (indent === 0) this.lines.push({ head, value });
+    else this.lines.push(`${head.padEnd(valueColumn(owner))}${value}`);
   }
 }
 
