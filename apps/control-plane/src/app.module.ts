@@ -8,6 +8,7 @@ import { AuthModule } from './auth/auth.module';
 import type { ServerConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
 import { ControllersModule } from './controllers/controllers.module';
+import { DeploymentModule } from './deployment/deployment.module';
 import { StatusFilter } from './errors/status.filter';
 import { HealthModule } from './health/health.module';
 import { EventsModule } from './events/events.module';
@@ -57,6 +58,7 @@ export class AppModule {
         NodeLifecycleModule,
         GarbageCollectorModule,
         EventsModule,
+        DeploymentModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: StatusFilter }],
     };
