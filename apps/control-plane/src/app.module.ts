@@ -16,6 +16,7 @@ import { GarbageCollectorModule } from './garbagecollector/garbage-collector.mod
 import { LoggingModule } from './logging/logging.module';
 import { NodeLifecycleModule } from './nodelifecycle/node-lifecycle.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { ReplicaSetModule } from './replicaset/replicaset.module';
 import type { MetricsService } from './metrics/metrics.service';
 
 export interface AppDeps {
@@ -59,6 +60,7 @@ export class AppModule {
         GarbageCollectorModule,
         EventsModule,
         DeploymentModule,
+        ReplicaSetModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: StatusFilter }],
     };
