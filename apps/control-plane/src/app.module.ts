@@ -9,6 +9,7 @@ import type { ServerConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
 import { ControllersModule } from './controllers/controllers.module';
 import { DeploymentModule } from './deployment/deployment.module';
+import { SchedulerModule } from './scheduler/scheduler.module';
 import { StatusFilter } from './errors/status.filter';
 import { HealthModule } from './health/health.module';
 import { EventsModule } from './events/events.module';
@@ -61,6 +62,7 @@ export class AppModule {
         EventsModule,
         DeploymentModule,
         ReplicaSetModule,
+        SchedulerModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: StatusFilter }],
     };
