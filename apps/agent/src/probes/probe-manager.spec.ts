@@ -239,4 +239,33 @@ describe('ProbeManager', () => {
     assert.equal(clock.pending, 0);
     assert.equal(m.has('a') || m.has('b'), false);
   });
+
+  test('a run adopted from before the agent started that was reported ready stays ready until a probe fails', async () => {
+    const { clock, exec, m, pod, run } = setup();
+    const c: ContainerV1 = {
+      name: 'web',
+      image: 'busybox',
+      readinessProbe: { ...ready, failureThreshold: 1 },
+    };
+    const earlier = new Date(clock.t - 60_000).toISOString();
+    const r = run({ startedAt: earlier });
+    const reported = {
+      ...pod,
+      status: {
+        containerStatuses: [
+          { name: 'web', ready: true, state: { running: { startedAt: earlier.replace(/\.\d{3}Z$/, 'Z') } } },
+        ],
+      },
+    };
+    m.update(reported, c, r);
+    assert.deepEqual(m.status(c, r), { started: true, ready: true });
+    exec.answer = () => ({ outcome: 'failure', message: 'down' });
+    await clock.advance(0);
+    assert.deepEqual(m.status(c, r), { started: true, ready: false });
+    // a run the agent started itself begins not ready whatever the old status said
+    const s2 = setup();
+    const fresh = s2.run();
+    s2.m.update({ ...reported }, c, fresh);
+    assert.deepEqual(s2.m.status(c, fresh), { started: true, ready: false });
+  });
 });

@@ -56,6 +56,12 @@ interface Entry {
   closed: boolean;
 }
 
+interface PriorStatus {
+  name: string;
+  ready?: boolean;
+  state?: { running?: { startedAt?: string } };
+}
+
 const LABEL: Record<ProbeKind, string> = { liveness: 'Liveness', readiness: 'Readiness', startup: 'Startup' };
 
 /** A tiny counting semaphore: bounded concurrency for probe executions. */
@@ -88,11 +94,13 @@ export class ProbeManager extends EventEmitter<{ change: [string] }> {
   private readonly entries = new Map<string, Entry>();
   private readonly clock: Clock;
   private readonly limiter: Limiter;
+  private readonly since: number;
 
   constructor(private readonly o: ProbeManagerOptions) {
     super();
     this.clock = o.clock ?? realClock;
     this.limiter = new Limiter(o.concurrency ?? 8);
+    this.since = this.clock.now();
   }
 
   /**
@@ -140,6 +148,19 @@ export class ProbeManager extends EventEmitter<{ change: [string] }> {
           inFlight: false,
         });
     if (!e.workers.size) return;
+    // a run adopted from before this agent started, reported ready then: it stays ready (and
+    // started) until its probes say otherwise, so an agent restart does not flap every pod
+    const prior = (pod.status as { containerStatuses?: PriorStatus[] } | undefined)?.containerStatuses?.find(
+      (s) => s.name === container.name,
+    );
+    const priorStart = prior?.state?.running?.startedAt;
+    if (
+      e.startedAtMs < this.since &&
+      prior?.ready === true &&
+      priorStart &&
+      Date.parse(priorStart) === e.startedAtMs
+    )
+      for (const w of e.workers.values()) if (w.kind !== 'liveness') w.state.result = 'success';
     this.entries.set(run.id, e);
     for (const w of e.workers.values()) {
       const at = w.state.firstProbeAt(e.startedAtMs);
