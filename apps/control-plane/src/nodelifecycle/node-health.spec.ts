@@ -62,6 +62,14 @@ describe('node health decisions', () => {
     assert.equal(a3.evict, true);
   });
 
+  test('our own Ready=Unknown write is not mistaken for a heartbeat', () => {
+    const m0 = decideNode(node('True'), lease('r1'), undefined, 0, T, ISO).memory;
+    const a1 = decideNode(node('True'), lease('r1'), m0, 41_000, T, ISO);
+    const a2 = decideNode(node('Unknown', 'h1', a1.taints), lease('r1'), a1.memory, 42_000, T, ISO);
+    assert.equal(a2.memory.heartbeatAtMs, 0);
+    assert.equal(a2.taints, undefined, 'keeps the unreachable taints it has');
+  });
+
   test('a node that reports again loses its taints and its NotReady spell', () => {
     const tainted = [
       { key: TAINT_UNREACHABLE, effect: 'NoSchedule' },

@@ -28,7 +28,7 @@ export const TAINT_NOT_READY = 'node.kubernetes.io/not-ready';
 
 /** What the controller remembers per node between reconciles. */
 export interface NodeMemory {
-  /** Everything the agent renews (lease renewTime, Ready heartbeat and status), as one string. */
+  /** What the agent renews (lease renewTime, Ready lastHeartbeatTime), as one string. */
   heartbeat: string;
   /** Our clock when `heartbeat` last changed (or when we first saw the node). */
   heartbeatAtMs: number;
@@ -66,7 +66,8 @@ export function readyCondition(node: KubeObject): NodeCondition | undefined {
 export function heartbeatOf(node: KubeObject, lease: KubeObject | undefined): string {
   const r = readyCondition(node);
   const renew = (lease?.spec as { renewTime?: string } | undefined)?.renewTime ?? '';
-  return `${renew}|${r?.lastHeartbeatTime ?? ''}|${r?.status ?? ''}`;
+  // Only what the agent writes: our own Ready=Unknown must not count as a sign of life.
+  return `${renew}|${r?.lastHeartbeatTime ?? ''}`;
 }
 
 function taintsOf(node: KubeObject): Taint[] {
