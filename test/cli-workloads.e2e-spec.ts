@@ -445,6 +445,34 @@ describe('berthctl workload commands against a real control plane (the test play
     assert.doesNotMatch(desc.stdout, /OldLife/);
   });
 
+  test('events -w prints events created after the list, filtered by --types', async () => {
+    await client.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'evwatch' } });
+    const r = start(['events', '-n', 'evwatch', '-w', '--types', 'Warning'], env);
+    running.push(r.child);
+    const ev = (name: string, type: string, reason: string) =>
+      client.create({
+        apiVersion: 'v1',
+        kind: 'Event',
+        metadata: { name, namespace: 'evwatch' },
+        involvedObject: { kind: 'Pod', name: 'w1', namespace: 'evwatch' },
+        type,
+        reason,
+        message: `${reason} happened`,
+        lastTimestamp: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      });
+    // The watch starts after the (empty) list: keep adding until one is seen, then check the filter.
+    await ev('n.1', 'Normal', 'Quiet');
+    await waitFor('the watched Warning event', async () => {
+      await ev(`w.${Date.now()}`, 'Warning', 'Loud').catch(() => undefined);
+      return r.stdout().includes('Loud happened');
+    });
+    r.child.kill('SIGTERM');
+    const res = await r.done;
+    assert.match(res.stdout, /^LAST SEEN +TYPE +REASON +OBJECT +MESSAGE\n/);
+    assert.match(res.stdout, /Warning +Loud +Pod\/w1 +Loud happened\n/);
+    assert.doesNotMatch(res.stdout, /Quiet/);
+  });
+
   test('describe: a ReplicaSet shows Controlled By and Pods Status; a node its pods and allocated resources', async () => {
     const d = await deploymentWithHistory('ds');
     const rs = await client.get(RS, 'default', 'ds-bbb');
