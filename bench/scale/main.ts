@@ -129,6 +129,11 @@ function memKb(pid: number): { rss: number; hwm: number } {
   }
 }
 
+/** The 1-minute load average. */
+function loadAvg(): number {
+  return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+}
+
 /** CPU seconds (user + system) a process has used so far. */
 function cpuSeconds(pid: number): number {
   try {
@@ -397,6 +402,7 @@ async function main(): Promise<void> {
     await tracker.firstSync;
 
     // the run
+    const load0 = loadAvg();
     const cpCpu0 = cpuSeconds(cpPid);
     const hollowCpu0 = cpuSeconds(hollowPid);
     const redisCpu0 = await redisInfo(redisSock).then(
@@ -514,10 +520,19 @@ async function main(): Promise<void> {
     const redisUsedMb = round(Number(rinfo.used_memory) / 1024 ** 2, 1);
     const redisPeakMb = round(Number(rinfo.used_memory_peak) / 1024 ** 2, 1);
     const runS = (tEnd - t0) / 1000;
+    const load1 = loadAvg();
+    // CPU cost per pod: independent of how busy the machine was, and the ceiling it sets
+    const perPod = (cpuS: number) => (run.length ? (cpuS * 1000) / run.length : NaN);
+    const cpMsPerPod = perPod(cpCpu);
+    const cpCeiling = 1000 / cpMsPerPod;
 
     console.log(
       `\nBerth at scale: ${o.nodes} hollow nodes, ${o.controllers ? `${o.deployments} Deployments × ${o.replicas}` : `${total} bare pods (--no-controllers)`} = ${total} pods; one control plane, embedded Redis (AOF fsync always), 2 cores shared with the hollow nodes and this bench`,
     );
+    if (Math.max(load0, load1) > 2.5)
+      console.log(
+        `WARNING: this machine was busy with other work (load average ${load0} at the start, ${load1} at the end, on ${os.cpus().length} cores): throughputs and latencies are lower than on an idle machine; the CPU ms per pod figures are not affected`,
+      );
     if (timedOut) console.log(`TIMED OUT after ${o.timeoutS} s: the figures below are partial`);
     if (stalled) console.log(`STOPPED: ${stalled}; the figures below are partial`);
     const rows: Array<Record<string, string | number>> = [
@@ -618,6 +633,19 @@ async function main(): Promise<void> {
         aim: '',
         reference: '',
       },
+      {
+        figure: 'CPU per Running pod: control plane / Redis / hollow',
+        berth: `${round(cpMsPerPod)} / ${round(perPod(redisCpu))} / ${round(perPod(hollowCpu))} ms`,
+        aim: '',
+        reference: '',
+      },
+      {
+        figure: 'control-plane ceiling at one whole core (1000 / cp ms per pod)',
+        berth: `${round(cpCeiling, 0)} pods/s`,
+        aim: '≥ 500 pods/s',
+        reference: '',
+      },
+      { figure: 'load average at start / end', berth: `${load0} / ${load1}`, aim: '', reference: '' },
     ];
     printTable(rows);
     console.log(
@@ -699,6 +727,12 @@ async function main(): Promise<void> {
       redis_cpu_s: round(redisCpu, 1),
       hollow_rss_mb: mb(hollowMem.rss),
       hollow_cpu_s: round(hollowCpu, 1),
+      cp_cpu_ms_per_pod: round(cpMsPerPod),
+      redis_cpu_ms_per_pod: round(perPod(redisCpu)),
+      hollow_cpu_ms_per_pod: round(perPod(hollowCpu)),
+      cp_one_core_ceiling_pods_per_s: round(cpCeiling, 0),
+      load_avg_start: load0,
+      load_avg_end: load1,
       peer: 'none on this machine; reference = Kubernetes published SLOs (not measured)',
       ...(topFrames.length ? { cp_top_frames: topFrames } : {}),
     };
