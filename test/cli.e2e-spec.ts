@@ -411,8 +411,8 @@ describe('berthctl up', () => {
       }
       assert.match(nodes.stdout, new RegExp(`^${nodeName} +Ready `, 'm'), `${nodes.stderr}\n${up.output}`);
 
-      // No scheduler yet: up binds a pod without spec.nodeName to its local node. (The image is on a
-      // loopback port where nothing listens, so the agent's pull fails locally and nothing runs.)
+      // The control plane's scheduler binds a pod without spec.nodeName to the local node. (The image
+      // is on a loopback port where nothing listens, so the agent's pull fails locally and nothing runs.)
       const unbound = JSON.stringify({
         apiVersion: 'v1',
         kind: 'Pod',

@@ -2,8 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, promises as fs, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import { BerthClient, configPath, loadConfig, saveConfig, upsertContext } from '@berth/client';
-import { runLocalBinder } from '../local-binder';
+import { configPath, loadConfig, saveConfig, upsertContext } from '@berth/client';
 import { collect } from '../context';
 import { CliError, EXIT } from '../errors';
 import type { CliIO } from '../io';
@@ -219,7 +218,6 @@ export async function runUp(
   mkdirSync(logDir, { recursive: true });
   const graceMs = Number(flags.graceSeconds ?? '10') * 1000;
   const running: Supervised[] = [];
-  const binder = new AbortController();
   let stopRequested: (sig: string) => void = () => undefined;
   const stopSignal = new Promise<string>((resolve) => (stopRequested = resolve));
   const onSignal = (sig: NodeJS.Signals) => stopRequested(sig);
@@ -227,13 +225,11 @@ export async function runUp(
   signals.on('SIGTERM', onSignal);
   signals.on('SIGHUP', onSignal);
   const stopAll = async () => {
-    binder.abort();
     for (const c of [...running].reverse()) await c.stop(graceMs);
   };
   try {
     let url = `http://127.0.0.1:${flags.port}`;
     let token = '';
-    let nodeName: string | undefined;
     for (const spec of childSpecs(flags, root)) {
       const child = new Supervised(spec, path.join(logDir, `${spec.name.replace(/\s+/g, '-')}.log`));
       running.push(child);
@@ -247,7 +243,6 @@ export async function runUp(
           await stopAll();
           return EXIT.OK;
         }
-        if (spec.name === 'agent') nodeName = first[1];
         if (spec.name === 'control plane')
           url = first[1].replace('://0.0.0.0', '://127.0.0.1').replace('://[::]', '://127.0.0.1');
       }
@@ -259,15 +254,6 @@ export async function runUp(
         saveConfig({ ...cfg, currentContext: LOCAL_CONTEXT }, file);
         io.err(`context "${LOCAL_CONTEXT}" in ${file} is now current\n`);
       }
-    }
-    if (nodeName) {
-      // No scheduler yet (issue 4): pods without spec.nodeName go to the local node.
-      void runLocalBinder(
-        new BerthClient({ server: url, token, timeoutMs: 0 }),
-        nodeName,
-        binder.signal,
-        (m) => io.err(`warning: ${m}\n`),
-      );
     }
     io.out(`Berth is up: ${url} (admin token in ${path.join(dataDir, 'admin.token')})\n`);
     const died = Promise.race(running.map((c) => c.exited.then((r) => ({ child: c, ...r }))));
@@ -290,7 +276,6 @@ export async function runUp(
     await stopAll();
     throw e;
   } finally {
-    binder.abort();
     signals.off('SIGINT', onSignal);
     signals.off('SIGTERM', onSignal);
     signals.off('SIGHUP', onSignal);
