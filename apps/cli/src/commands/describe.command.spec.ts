@@ -171,7 +171,16 @@ describe('describe workloads', () => {
     const d: KubeObject = {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
-      metadata: { name: 'web', namespace: 'default', uid: 'd1', creationTimestamp: '2026-01-10T10:00:00Z' },
+      metadata: {
+        name: 'web',
+        namespace: 'default',
+        uid: 'd1',
+        creationTimestamp: '2026-01-10T10:00:00Z',
+        annotations: {
+          'deployment.kubernetes.io/revision': '2',
+          'kubectl.kubernetes.io/last-applied-configuration': '{"big":"json"}',
+        },
+      },
       spec: { replicas: 6, selector: { matchLabels: { app: 'web' } }, template: tmpl('x:2') },
       status: {
         replicas: 8,
@@ -193,7 +202,7 @@ describe('describe workloads', () => {
         'Namespace:              default',
         'CreationTimestamp:      2026-01-10T10:00:00Z',
         'Labels:                 <none>',
-        'Annotations:            <none>',
+        'Annotations:            deployment.kubernetes.io/revision: 2',
         'Selector:               app=web',
         'Replicas:               6 desired | 6 updated | 8 total | 5 available | 3 unavailable',
         'StrategyType:           RollingUpdate',

@@ -31,11 +31,12 @@ class Writer {
     if (v.includes('\n')) this.lines.push(`${head}\n${indentText(v, indent + 2)}`);
     else this.push(head, v, indent);
   }
-  map(label: string, m: Record<string, string> | undefined, indent = 0): void {
+  /** Labels print `k=v`, annotations `k: v` (sep), as kubectl. */
+  map(label: string, m: Record<string, string> | undefined, indent = 0, sep = '='): void {
     const entries = Object.entries(m ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
     if (!entries.length) return this.field(label, '<none>', indent);
     const head = `${' '.repeat(indent)}${label}:`;
-    entries.forEach(([k, v], i) => this.push(i === 0 ? head : '', `${k}=${v}`, indent, head));
+    entries.forEach(([k, v], i) => this.push(i === 0 ? head : '', `${k}${sep}${v}`, indent, head));
   }
   section(label: string, indent = 0): void {
     this.lines.push(`${' '.repeat(indent)}${label}:`);
@@ -173,7 +174,7 @@ export function describePodTemplate(template: KubeObject['spec']): string {
   w.section('Pod Template');
   w.map('Labels', template?.metadata?.labels, 2);
   if (Object.keys(template?.metadata?.annotations ?? {}).length)
-    w.map('Annotations', template.metadata.annotations, 2);
+    w.map('Annotations', template.metadata.annotations, 2, ': ');
   describeContainers(w, template?.spec?.containers ?? [], undefined, 2);
   return w.toString();
 }
@@ -477,7 +478,9 @@ export async function describeObject(ctx: CommandContext, kind: KindInfo, o: Kub
   if (kind.namespaced) w.field('Namespace', o.metadata.namespace);
   w.field('CreationTimestamp', o.metadata.creationTimestamp);
   w.map('Labels', o.metadata.labels);
-  w.map('Annotations', o.metadata.annotations);
+  const annotations = { ...(o.metadata.annotations ?? {}) };
+  delete annotations['kubectl.kubernetes.io/last-applied-configuration'];
+  w.map('Annotations', annotations, 0, ': ');
   if (o.metadata.deletionTimestamp) w.field('Terminating Since', o.metadata.deletionTimestamp);
   describeBody(w, kind, o, now, await relatedObjects(ctx, kind, o));
   if (kind.kind !== 'Event') {
