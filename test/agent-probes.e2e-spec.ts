@@ -4,14 +4,20 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { LinuxProbeExecutor } from '../apps/agent/src/probes/probe-executor';
 import {
+  Managed,
   TestRedis,
   api,
   buildBusyboxImage,
+  freePort,
   startAgent,
   startControlPlane,
   startRegistry,
+  tempDir,
   waitFor,
   type ApiCaller,
   type ControlPlane,
@@ -279,6 +285,134 @@ describe(
         const n = (await k.get(`/api/v1/nodes/${node}`)).body;
         return n.status.conditions.find((c: Json) => c.type === 'Ready')?.status === 'True';
       });
+    });
+  },
+);
+
+describe(
+  'LinuxProbeExecutor against real servers on 127.0.0.1 (hostNetwork: no namespace to enter)',
+  { skip: !(existsSync('/bin/busybox') && existsSync('/usr/bin/openssl')) && 'needs busybox and openssl' },
+  () => {
+    const target = { id: 'none', pid: 0, hostNetwork: true, ports: [{ name: 'web', containerPort: 0 }] };
+    const exec = new LinuxProbeExecutor({ runtimeBinary: '/usr/sbin/runc', runtimeRoot: '/nonexistent' });
+    let dir: { path: string; remove(): void };
+    let httpd: Managed;
+    let tls: Managed;
+    let silent: net.Server;
+    const silentSockets = new Set<net.Socket>();
+    let httpPort: number;
+    let tlsPort: number;
+    let silentPort: number;
+    let closedPort: number;
+
+    const listening = (port: number) =>
+      waitFor(`127.0.0.1:${port} listening`, () => {
+        return new Promise<boolean>((resolve) => {
+          const s = net.connect(port, '127.0.0.1');
+          s.once('connect', () => {
+            s.destroy();
+            resolve(true);
+          });
+          s.once('error', () => resolve(false));
+        });
+      });
+
+    before(async () => {
+      dir = tempDir('berth-probe-e2e-');
+      const www = path.join(dir.path, 'www');
+      mkdirSync(www);
+      writeFileSync(path.join(www, 'healthz'), 'ok\n');
+      [httpPort, tlsPort, closedPort] = [await freePort(), await freePort(), await freePort()];
+      target.ports[0].containerPort = httpPort;
+      httpd = new Managed('httpd', '/bin/busybox', ['httpd', '-f', '-p', `127.0.0.1:${httpPort}`, '-h', www]);
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-days',
+          '1',
+          '-subj',
+          '/CN=localhost',
+          '-keyout',
+          path.join(dir.path, 'k.pem'),
+          '-out',
+          path.join(dir.path, 'c.pem'),
+        ],
+        { stdio: 'ignore' },
+      );
+      tls = new Managed(
+        'openssl s_server',
+        'openssl',
+        [
+          's_server',
+          '-accept',
+          `127.0.0.1:${tlsPort}`,
+          '-key',
+          '../k.pem',
+          '-cert',
+          '../c.pem',
+          '-WWW',
+          '-quiet',
+        ],
+        { cwd: www },
+      );
+      // accepts connections and never answers
+      silent = net.createServer((sock) => void silentSockets.add(sock));
+      await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+      silentPort = (silent.address() as net.AddressInfo).port;
+      await listening(httpPort);
+      await listening(tlsPort);
+    });
+
+    after(async () => {
+      await httpd?.stop();
+      await tls?.stop();
+      for (const sock of silentSockets) sock.destroy();
+      await new Promise((r) => (silent ? silent.close(r) : r(undefined)));
+      dir?.remove();
+    });
+
+    test('httpGet: 200 on a file, statuscode 404 on a missing one, connection refused on a closed port; named ports', async () => {
+      assert.deepEqual(await exec.run({ httpGet: { port: 'web', path: '/healthz' } }, target, 2000), {
+        outcome: 'success',
+        message: '',
+      });
+      assert.deepEqual(await exec.run({ httpGet: { port: httpPort, path: '/missing' } }, target, 2000), {
+        outcome: 'failure',
+        message: 'HTTP probe failed with statuscode: 404',
+      });
+      const refused = await exec.run({ httpGet: { port: closedPort } }, target, 2000);
+      assert.equal(refused.outcome, 'failure');
+      assert.equal(
+        refused.message,
+        `Get "http://127.0.0.1:${closedPort}/": dial tcp 127.0.0.1:${closedPort}: connect: connection refused`,
+      );
+    });
+
+    test('httpGet HTTPS through openssl s_client (self-signed certificate not verified)', async () => {
+      const ok = await exec.run(
+        { httpGet: { port: tlsPort, path: '/healthz', scheme: 'HTTPS' } },
+        target,
+        3000,
+      );
+      assert.deepEqual(ok, { outcome: 'success', message: '' });
+      const refused = await exec.run({ httpGet: { port: closedPort, scheme: 'HTTPS' } }, target, 3000);
+      assert.equal(refused.outcome, 'failure');
+      assert.match(refused.message, /connection refused/);
+    });
+
+    test('a server that never answers fails the probe at its timeout, and the helper is gone', async () => {
+      const r = await exec.run({ httpGet: { port: silentPort } }, target, 1000);
+      assert.equal(r.outcome, 'failure');
+      assert.match(r.message, /context deadline exceeded/);
+      const tcp = await exec.run({ tcpSocket: { port: silentPort } }, target, 1000);
+      assert.deepEqual(tcp, { outcome: 'success', message: '' }, 'tcpSocket only needs the connection');
+      const ps = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
+      assert.equal(ps.includes(`nc -w 1 127.0.0.1 ${silentPort}`), false, 'no nc left behind');
     });
   },
 );

@@ -68,12 +68,16 @@ describe('probe executor helpers', () => {
     assert.deepEqual(x.netCommand(t, '10.0.0.1', ['a']), ['/bin/busybox', ['nc', 'a']]);
   });
 
-  test('an HTTPS probe and a helper that cannot start fail with a message instead of throwing', async () => {
-    const x = new LinuxProbeExecutor({ runtimeBinary: '/nonexistent/runc', runtimeRoot: '/r' });
+  test('an HTTPS probe without openssl and a helper that cannot start fail with a message instead of throwing', async () => {
+    const x = new LinuxProbeExecutor({
+      runtimeBinary: '/nonexistent/runc',
+      runtimeRoot: '/r',
+      openssl: '/nonexistent/openssl',
+    });
     const t = { id: 'c', pid: 77, hostNetwork: false, ports: [] };
     const https = await x.run({ httpGet: { port: 443, scheme: 'HTTPS' } }, t, 1000);
     assert.equal(https.outcome, 'failure');
-    assert.match(https.message, /HTTPS probes are not supported/);
+    assert.match(https.message, /HTTPS probes need \/nonexistent\/openssl on the node/);
     const exec = await x.run({ exec: { command: ['true'] } }, t, 1000);
     assert.equal(exec.outcome, 'failure');
     assert.match(exec.message, /cannot run \/nonexistent\/runc/);

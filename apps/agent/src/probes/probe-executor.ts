@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import type { ContainerPortV1, ProbeV1 } from '@berth/api';
 import type { Outcome } from './probe-state';
 
@@ -85,6 +86,8 @@ export interface LinuxProbeExecutorOptions {
   busybox?: string;
   /** Default /usr/bin/nsenter: enters the container's network namespace. */
   nsenter?: string;
+  /** Default /usr/bin/openssl: `s_client` for HTTPS probes. */
+  openssl?: string;
   /** How long a timed-out helper gets after SIGTERM before SIGKILL. */
   killGraceMs?: number;
 }
@@ -103,16 +106,19 @@ const MAX_OUTPUT = 10 * 1024;
  * Runs probes with real processes, never blocking the agent: exec probes through `runc exec`;
  * tcpSocket and httpGet through busybox `nc` inside the container's network namespace
  * (`nsenter --net=/proc/<pid>/ns/net`), or in the agent's own namespace for hostNetwork pods and
- * probes that name a `host`. Every helper is killed by its pid when the timeout passes.
- * HTTPS is not supported: such a probe fails with a message saying so.
+ * probes that name a `host`. HTTPS goes through `openssl s_client` the same way (the certificate
+ * is not verified, as the kubelet does not); without openssl an HTTPS probe fails saying so.
+ * Every helper is killed by its pid when the timeout passes.
  */
 export class LinuxProbeExecutor implements ProbeExecutor {
   private readonly busybox: string;
   private readonly nsenter: string;
+  private readonly openssl: string;
 
   constructor(private readonly o: LinuxProbeExecutorOptions) {
     this.busybox = o.busybox ?? '/bin/busybox';
     this.nsenter = o.nsenter ?? '/usr/bin/nsenter';
+    this.openssl = o.openssl ?? '/usr/bin/openssl';
   }
 
   async run(probe: ProbeV1, target: ProbeTarget, timeoutMs: number): Promise<ProbeOutput> {
@@ -150,8 +156,13 @@ export class LinuxProbeExecutor implements ProbeExecutor {
 
   /** The command that runs busybox nc in the right network namespace. */
   netCommand(target: ProbeTarget, host: string | undefined, ncArgs: string[]): [string, string[]] {
-    if (target.hostNetwork || host) return [this.busybox, ['nc', ...ncArgs]];
-    return [this.nsenter, [`--net=/proc/${target.pid}/ns/net`, this.busybox, 'nc', ...ncArgs]];
+    return this.inNetns(target, host, [this.busybox, 'nc', ...ncArgs]);
+  }
+
+  /** `argv` in the container's network namespace, or as is for hostNetwork pods and named hosts. */
+  inNetns(target: ProbeTarget, host: string | undefined, argv: string[]): [string, string[]] {
+    if (target.hostNetwork || host) return [argv[0], argv.slice(1)];
+    return [this.nsenter, [`--net=/proc/${target.pid}/ns/net`, ...argv]];
   }
 
   private async tcp(
@@ -186,17 +197,27 @@ export class LinuxProbeExecutor implements ProbeExecutor {
   ): Promise<ProbeOutput> {
     const port = resolvePort(get.port, target.ports);
     if ('error' in port) return { outcome: 'failure', message: port.error };
-    if (get.scheme === 'HTTPS')
+    const https = get.scheme === 'HTTPS';
+    if (https && !existsSync(this.openssl))
       return {
         outcome: 'failure',
-        message: 'HTTPS probes are not supported by berth (use HTTP, tcpSocket or exec)',
+        message: `HTTPS probes need ${this.openssl} on the node (install openssl, or use HTTP, tcpSocket or exec)`,
       };
     const host = get.host || '127.0.0.1';
     const req = httpRequest(get, host, port.port);
     if ('error' in req) return { outcome: 'failure', message: req.error };
-    const url = `http://${host}:${port.port}${get.path || '/'}`;
+    const url = `${https ? 'https' : 'http'}://${host}:${port.port}${get.path || '/'}`;
     const secs = String(Math.max(1, Math.ceil(timeoutMs / 1000)));
-    const [cmd, args] = this.netCommand(target, get.host, ['-w', secs, host, String(port.port)]);
+    const [cmd, args] = https
+      ? this.inNetns(target, get.host, [
+          this.openssl,
+          's_client',
+          '-quiet',
+          '-connect',
+          `${host.includes(':') ? `[${host}]` : host}:${port.port}`,
+          ...(/^[\d.:]+$/.test(host) ? [] : ['-servername', host]),
+        ])
+      : this.netCommand(target, get.host, ['-w', secs, host, String(port.port)]);
     // the status line is all we need: stop reading once it is there
     const r = await this.spawn(cmd, args, timeoutMs, req.request, (out) => /\r?\n/.test(out));
     const status = parseHttpStatus(r.stdout);
@@ -270,7 +291,7 @@ export class LinuxProbeExecutor implements ProbeExecutor {
 function connectError(r: Spawned): string {
   if (r.error) return r.error;
   const text = r.stderr.trim();
-  if (/refused/i.test(text)) return 'connect: connection refused';
+  if (/refused|errno=111/i.test(text)) return 'connect: connection refused';
   if (/No such file|can't open/i.test(text)) return 'the container has no network namespace (not running?)';
   return text.replace(/^nc: /, '').split('\n')[0] || `exit ${r.code ?? 'signal'}`;
 }
