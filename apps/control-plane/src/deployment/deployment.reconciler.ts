@@ -84,7 +84,7 @@ export class DeploymentReconciler {
     return this.replicaSets.merge(this.deps.replicaSets.byIndex(BY_OWNER, uid), (rs) => isController(rs, d));
   }
 
-  reconcile = async (key: string): Promise<ReconcileResult> => {
+  reconcile = async (key: string, _signal?: AbortSignal): Promise<ReconcileResult> => {
     const d = this.deployments.get(key);
     if (!d) return; // deleted: its ReplicaSets go with it (ownerReferences)
     const rss = this.replicaSetsOf(d);
