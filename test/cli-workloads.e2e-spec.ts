@@ -488,6 +488,7 @@ describe('berthctl workload commands against a real control plane (the test play
       metadata: {
         name: 'ds-p1',
         namespace: 'default',
+        labels: { app: 'web', 'pod-template-hash': 'bbb' },
         ownerReferences: [
           {
             apiVersion: 'apps/v1',

@@ -254,12 +254,17 @@ function describeNodePods(
  */
 async function relatedObjects(ctx: CommandContext, kind: KindInfo, o: KubeObject): Promise<KubeObject[]> {
   try {
+    // Narrowed by the selector's matchLabels; ownership is checked on what comes back.
+    const labelSelector =
+      Object.entries((o.spec?.selector?.matchLabels ?? {}) as Record<string, string>)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',') || undefined;
+    const namespace = o.metadata.namespace;
     switch (kind.kind) {
       case 'Deployment':
-        return (await ctx.client.listAll(resolveKindName('rs')!, { namespace: o.metadata.namespace })).items;
+        return (await ctx.client.listAll(resolveKindName('rs')!, { namespace, labelSelector })).items;
       case 'ReplicaSet':
-        return (await ctx.client.listAll(resolveKindName('pods')!, { namespace: o.metadata.namespace }))
-          .items;
+        return (await ctx.client.listAll(resolveKindName('pods')!, { namespace, labelSelector })).items;
       case 'Node':
         return (
           await ctx.client.listAll(resolveKindName('pods')!, {
