@@ -18,7 +18,10 @@ class FakeStore {
     return `${kind.resource}/${ns}/${name}`;
   }
 
+  createAttempts = 0;
+
   async create(kind: KindInfo, obj: KubeObject): Promise<KubeObject> {
+    this.createAttempts++;
     const k = this.key(kind, obj.metadata.namespace, obj.metadata.name as string);
     if (this.objects.has(k)) throw ApiError.alreadyExists(kind.kind, obj.metadata.name as string);
     const o = structuredClone(obj);
@@ -143,9 +146,11 @@ describe('DeploymentReconciler', () => {
     sync(s.pods, [], d.metadata.resourceVersion!);
     await s.r.reconcile('default/web', new AbortController().signal);
     const first = s.store.writes.length;
+    const attempts = s.store.createAttempts;
     // The informers still hold the old state: no ReplicaSet, the Deployment without status.
     await s.r.reconcile('default/web', new AbortController().signal);
     assert.deepEqual(s.store.writes.slice(first), [], 'nothing written the second time');
+    assert.equal(s.store.createAttempts, attempts, 'no create even tried');
     assert.equal([...s.store.objects.keys()].filter((k) => k.startsWith('replicasets/')).length, 1);
   });
 
