@@ -323,6 +323,25 @@ describe('ReplicaSetReconciler', () => {
     assert.equal(store.of('create', 'Pod').length, 1, 'the adopted pod counts');
   });
 
+  test('adopting a pod that already names the ReplicaSet without controller replaces that reference', async () => {
+    const p = pod('half', { owned: false });
+    p.metadata.ownerReferences = [
+      { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web', uid: 'rs-uid' },
+      { apiVersion: 'v1', kind: 'ConfigMap', name: 'cm', uid: 'cm-uid' },
+    ];
+    const { r, store } = setup(rs({ replicas: 1 }), [p]);
+    await r.reconcile('default/web');
+    const [w] = store.of('update', 'Pod');
+    assert.deepEqual(
+      w.obj!.metadata.ownerReferences!.map((o) => [o.uid, o.controller ?? false]),
+      [
+        ['cm-uid', false],
+        ['rs-uid', true],
+      ],
+    );
+    assert.equal(store.of('create', 'Pod').length, 0);
+  });
+
   test('creates at most the burst per reconcile', async () => {
     const { r, store } = setup(rs({ replicas: 50 }), [], { burst: 20 });
     await r.reconcile('default/web');

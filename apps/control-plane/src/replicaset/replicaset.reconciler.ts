@@ -240,7 +240,11 @@ export class ReplicaSetReconciler {
         ...pod,
         metadata: {
           ...pod.metadata,
-          ownerReferences: [...(pod.metadata.ownerReferences ?? []), ownerRefFor(rs)],
+          // A non-controller reference to this ReplicaSet is replaced (references merge by uid).
+          ownerReferences: [
+            ...(pod.metadata.ownerReferences ?? []).filter((r) => r.uid !== rs.metadata.uid),
+            ownerRefFor(rs),
+          ],
         },
       };
       try {
