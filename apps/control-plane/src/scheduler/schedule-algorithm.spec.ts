@@ -7,8 +7,10 @@ import {
   factsDiffer,
   failureMessage,
   filterNode,
+  fits,
   isPendingPod,
   nodeFacts,
+  numFeasibleNodesToFind,
   podInfo,
   schedule,
   tolerates,
@@ -201,6 +203,29 @@ describe('filters', () => {
   });
 });
 
+describe('fits', () => {
+  test('agrees with filterNode on every filter', () => {
+    const nodes = [
+      node('plain'),
+      node('small', { cpu: '100m', memory: '64Mi', pods: '1' }),
+      node('down', { ready: false }),
+      node('cordoned', { unschedulable: true }),
+      node('tainted', { taints: [{ key: 'k', value: 'v', effect: 'NoSchedule' }] }),
+      node('ssd', { labels: { disk: 'ssd' } }),
+    ].map(info);
+    place(nodes[1], podInfo(pod()));
+    const pods = [
+      pod(),
+      pod(requests('1', '1Gi')),
+      pod({ nodeSelector: { disk: 'ssd' } }),
+      pod({ tolerations: [{ operator: 'Exists' }] }),
+      pod({ tolerations: [{ key: 'k', operator: 'Equal', value: 'v', effect: 'NoSchedule' }] }),
+    ].map(podInfo);
+    for (const p of pods)
+      for (const n of nodes) assert.equal(fits(p, n), filterNode(p, n).length === 0, n.name);
+  });
+});
+
 describe('schedule', () => {
   test('six replicas of one owner on three equal nodes come out 2/2/2', () => {
     const nodes = ['a', 'b', 'c'].map((n) => info(node(n)));
@@ -282,6 +307,39 @@ describe('schedule', () => {
     const r2 = schedule(big, [info(node('a')), info(node('b')), info(node('c', { labels: {} }))]);
     assert.ok(!r2.ok);
     assert.equal(r2.message, '0/3 nodes are available: 3 Insufficient memory.');
+  });
+
+  test('large clusters: a decision stops after numFeasibleNodesToFind fits, and replicas still spread evenly', () => {
+    assert.equal(numFeasibleNodesToFind(3), 3);
+    assert.equal(numFeasibleNodesToFind(99), 99);
+    assert.equal(numFeasibleNodesToFind(100), 100);
+    assert.equal(numFeasibleNodesToFind(1000), 420);
+    assert.equal(numFeasibleNodesToFind(5000), 500);
+    assert.equal(numFeasibleNodesToFind(100_000), 5000);
+    const nodes = Array.from({ length: 1000 }, (_, i) => info(node(`n${i}`)));
+    // The window: a node beyond the first 420 that fit is not looked at, even if it is emptier.
+    place(nodes[0], podInfo(pod(requests('1'))));
+    const emptier = podInfo(pod());
+    for (let i = 1; i < 1000; i++) place(nodes[i], emptier);
+    nodes[999].requested = { milliCpu: 0, memory: 0, pods: 0 };
+    nodes[999].nonZeroRequested = { milliCpu: 0, memory: 0 };
+    const r = schedule(podInfo(pod()), nodes, 0, 420);
+    assert.ok(r.ok);
+    assert.notEqual(r.node, 'n999');
+    // 2,000 replicas of one owner over 1,000 nodes: two each.
+    const fresh = Array.from({ length: 1000 }, (_, i) => info(node(`m${i}`)));
+    const owned = {
+      ownerReferences: [{ apiVersion: 'v1', kind: 'X', name: 'x', uid: 'big', controller: true }],
+    };
+    let start = 0;
+    for (let i = 0; i < 2000; i++) {
+      const p = podInfo(pod(requests('10m', '16Mi'), owned));
+      const d = schedule(p, fresh, start, numFeasibleNodesToFind(fresh.length));
+      assert.ok(d.ok);
+      start = d.index + 1;
+      place(fresh[d.index], p);
+    }
+    assert.ok(fresh.every((n) => n.ownerCounts.get('big') === 2));
   });
 
   test('no nodes at all', () => {

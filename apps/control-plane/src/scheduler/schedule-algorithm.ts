@@ -83,6 +83,7 @@ export interface PodInfo {
 export function emptyNodeInfo(name: string): NodeInfo {
   return {
     name,
+    facts: undefined, // present from the start: one object shape for every NodeInfo
     requested: { milliCpu: 0, memory: 0, pods: 0 },
     nonZeroRequested: { milliCpu: 0, memory: 0 },
     ownerCounts: new Map(),
@@ -242,11 +243,11 @@ export function filterNode(pod: PodInfo, node: NodeInfo): string[] {
   const f = node.facts;
   if (!f) return [REASON.notReady];
   if (!f.ready) return [REASON.notReady];
-  if (f.unschedulable && !pod.tolerations.some((t) => tolerates(t, UNSCHEDULABLE_TAINT))) {
+  if (f.unschedulable && !tolerated(pod.tolerations, UNSCHEDULABLE_TAINT)) {
     return [REASON.unschedulable];
   }
   for (const taint of f.taints) {
-    if (!pod.tolerations.some((t) => tolerates(t, taint))) return [REASON.taint(taint)];
+    if (!tolerated(pod.tolerations, taint)) return [REASON.taint(taint)];
   }
   for (const [k, v] of pod.nodeSelector) {
     if (f.labels[k] !== v) return [REASON.selector];
@@ -265,14 +266,41 @@ function resourceReasons(pod: PodInfo, node: NodeInfo, f: NodeFacts): string[] {
   return out;
 }
 
+/**
+ * filterNode(...).length === 0 without allocating: the hot path (it runs for every node on every
+ * decision). filterNode gives the reasons when no node fits.
+ */
+export function fits(pod: PodInfo, node: NodeInfo): boolean {
+  const f = node.facts;
+  if (!f || !f.ready) return false;
+  const tol = pod.tolerations;
+  if (f.unschedulable && !tolerated(tol, UNSCHEDULABLE_TAINT)) return false;
+  for (let i = 0; i < f.taints.length; i++) if (!tolerated(tol, f.taints[i])) return false;
+  const sel = pod.nodeSelector;
+  for (let i = 0; i < sel.length; i++) if (f.labels[sel[i][0]] !== sel[i][1]) return false;
+  const a = f.allocatable;
+  const r = node.requested;
+  const p = pod.requests;
+  if (r.pods + 1 > a.pods) return false;
+  if (p.milliCpu > 0 && r.milliCpu + p.milliCpu > a.milliCpu) return false;
+  return !(p.memory > 0 && r.memory + p.memory > a.memory);
+}
+
+function tolerated(tolerations: Toleration[], taint: Taint): boolean {
+  for (let i = 0; i < tolerations.length; i++) if (tolerates(tolerations[i], taint)) return true;
+  return false;
+}
+
+function freeShare(requested: number, capacity: number): number {
+  return capacity <= 0 || requested > capacity ? 0 : Math.floor(((capacity - requested) * 100) / capacity);
+}
+
 /** kube-scheduler's LeastAllocated score (0-100, integer): free share of cpu and memory, averaged. */
 export function leastRequestedScore(pod: PodInfo, node: NodeInfo): number {
   const a = node.facts?.allocatable;
   if (!a) return 0;
-  const share = (requested: number, capacity: number) =>
-    capacity <= 0 || requested > capacity ? 0 : Math.floor(((capacity - requested) * 100) / capacity);
-  const cpu = share(node.nonZeroRequested.milliCpu + pod.nonZero.milliCpu, a.milliCpu);
-  const mem = share(node.nonZeroRequested.memory + pod.nonZero.memory, a.memory);
+  const cpu = freeShare(node.nonZeroRequested.milliCpu + pod.nonZero.milliCpu, a.milliCpu);
+  const mem = freeShare(node.nonZeroRequested.memory + pod.nonZero.memory, a.memory);
   return Math.floor((cpu + mem) / 2);
 }
 
@@ -283,27 +311,30 @@ export type ScheduleResult =
  * Chooses a node for the pod among `nodes`: of those that pass every filter, the one with the
  * fewest pods of the pod's owner (spreading replicas), then the highest least-requested score;
  * among equals the first met scanning from `start` (so a caller that advances start past each
- * choice spreads equal nodes round-robin). When none fits, the message counts each reason over
+ * choice spreads equal nodes round-robin). The scan stops after `feasibleToFind` nodes that fit
+ * (see numFeasibleNodesToFind). When none fits, the message counts each reason over
  * the nodes, as kube-scheduler: "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) ...".
  * O(nodes).
  */
-export function schedule(pod: PodInfo, nodes: readonly NodeInfo[], start = 0): ScheduleResult {
+export function schedule(
+  pod: PodInfo,
+  nodes: readonly NodeInfo[],
+  start = 0,
+  feasibleToFind = nodes.length,
+): ScheduleResult {
   const n = nodes.length;
+  let feasible = 0;
   let best = -1;
   let bestSpread = 0;
   let bestScore = 0;
-  let reasons: Map<string, number> | undefined;
   const from = n ? ((start % n) + n) % n : 0;
+  const owner = pod.owner;
   for (let j = 0; j < n; j++) {
     const i = from + j < n ? from + j : from + j - n;
     const node = nodes[i];
-    const failed = filterNode(pod, node);
-    if (failed.length) {
-      reasons ??= new Map();
-      for (const r of failed) reasons.set(r, (reasons.get(r) ?? 0) + 1);
-      continue;
-    }
-    const spread = pod.owner ? (node.ownerCounts.get(pod.owner) ?? 0) : 0;
+    if (!fits(pod, node)) continue;
+    if (++feasible > feasibleToFind) break;
+    const spread = owner ? (node.ownerCounts.get(owner) ?? 0) : 0;
     if (best >= 0 && spread > bestSpread) continue;
     const score = leastRequestedScore(pod, node);
     if (best < 0 || spread < bestSpread || score > bestScore) {
@@ -313,8 +344,22 @@ export function schedule(pod: PodInfo, nodes: readonly NodeInfo[], start = 0): S
     }
   }
   if (best >= 0) return { ok: true, index: best, node: nodes[best].name };
-  const r = reasons ?? new Map<string, number>();
-  return { ok: false, message: failureMessage(n, r), reasons: r };
+  // Nothing fits (the rare path): count why, node by node.
+  const reasons = new Map<string, number>();
+  for (const node of nodes) for (const r of filterNode(pod, node)) reasons.set(r, (reasons.get(r) ?? 0) + 1);
+  return { ok: false, message: failureMessage(n, reasons), reasons };
+}
+
+/**
+ * How many feasible nodes a decision looks for before it stops searching (kube-scheduler's
+ * adaptive percentageOfNodesToScore): all of them below 100 nodes, else 50% minus 1% per 125
+ * nodes (at least 5%, at least 100 nodes): 420 of 1,000 nodes. The scan starts after the last
+ * chosen node, so successive decisions look at different windows and every node gets its turn.
+ */
+export function numFeasibleNodesToFind(total: number): number {
+  if (total < 100) return total;
+  const pct = Math.max(5, 50 - Math.floor(total / 125));
+  return Math.max(100, Math.floor((total * pct) / 100));
 }
 
 /** kube-scheduler's FitError text: the reasons as "count reason", sorted as strings. */

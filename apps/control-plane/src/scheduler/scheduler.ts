@@ -6,7 +6,7 @@
 import { ApiError, kindFor, type KindInfo, type KubeObject } from '@berth/api';
 import { objectKey, WorkQueue, type Informer, type InformerHandler } from '@berth/controllers';
 import type { ResourceStore } from '@berth/store';
-import { isPendingPod, podInfo, schedule } from './schedule-algorithm';
+import { isPendingPod, numFeasibleNodesToFind, podInfo, schedule } from './schedule-algorithm';
 import { SchedulerCache } from './scheduler-cache';
 
 export const PODS = kindFor('v1', 'Pod') as KindInfo;
@@ -227,7 +227,8 @@ export class PodScheduler {
       return;
     }
     const info = podInfo(latest);
-    const r = schedule(info, this.cache.nodes, this.nextStart);
+    const nodes = this.cache.nodes;
+    const r = schedule(info, nodes, this.nextStart, numFeasibleNodesToFind(nodes.length));
     if (r.ok) {
       this.nextStart = r.index + 1;
       const uid = latest.metadata.uid as string;
