@@ -16,7 +16,7 @@ export interface HollowConfig {
 }
 
 export const HOLLOW_USAGE = `usage: berth-hollow-nodes --control-plane URL (--token-file FILE | --token TOKEN) --count N
-                          [--prefix hollow-] [--heartbeat-interval 10s] [--node-status-interval 60s]
+                          [--prefix hollow-] [--heartbeat-interval 10s] [--node-status-interval 5m]
                           [--cpu 32] [--memory 256Gi] [--pods 110] [--status-concurrency 32]
                           [--log-format json|pretty]
   Simulated nodes for scale tests only: N Node objects with Leases in one process; every pod bound
@@ -130,7 +130,7 @@ export function parseHollowFlags(argv: string[]): HollowConfig {
     count: int('--count', 1, 1, 100_000),
     prefix,
     heartbeatIntervalMs: duration('--heartbeat-interval', 10_000, 100),
-    nodeStatusIntervalMs: duration('--node-status-interval', 60_000, 0),
+    nodeStatusIntervalMs: duration('--node-status-interval', 300_000, 0),
     statusConcurrency: int('--status-concurrency', 32, 1, 1024),
     capacity: {
       cpu: quantity('--cpu', DEFAULT_HOLLOW_CAPACITY.cpu),

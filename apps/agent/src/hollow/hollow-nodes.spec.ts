@@ -11,8 +11,8 @@ class FakeApi {
   /** Answer the next N status writes with 409 Conflict. */
   conflicts = 0;
   private rv = 10;
-  private events: WatchEvent[] = [];
-  private wake?: () => void;
+  private events = new Map<string, WatchEvent[]>();
+  private wake = new Map<string, () => void>();
 
   private key(kind: string, ns: string | undefined, name: string): string {
     return `${kind}/${ns ?? ''}/${name}`;
@@ -25,19 +25,21 @@ class FakeApi {
   }
 
   emit(type: WatchEvent['type'], o: KubeObject): void {
-    this.events.push({ type, object: o });
-    this.wake?.();
+    const q = this.events.get(o.kind) ?? [];
+    this.events.set(o.kind, q);
+    q.push({ type, object: o });
+    this.wake.get(o.kind)?.();
   }
 
-  private async *watchEvents(signal?: AbortSignal): AsyncGenerator<WatchEvent> {
+  private async *watchEvents(kind: string, signal?: AbortSignal): AsyncGenerator<WatchEvent> {
     while (!signal?.aborted) {
-      const ev = this.events.shift();
+      const ev = this.events.get(kind)?.shift();
       if (ev) {
         yield ev;
         continue;
       }
       await new Promise<void>((r) => {
-        this.wake = r;
+        this.wake.set(kind, r);
         signal?.addEventListener('abort', () => r(), { once: true });
       });
     }
@@ -100,7 +102,8 @@ class FakeApi {
       metadata: { resourceVersion: String(this.rv) },
       items: [...this.objects.values()].filter((o) => o.kind === kind.kind),
     });
-    const watch = (_kind: KindInfo, _opts: unknown, signal?: AbortSignal) => this.watchEvents(signal);
+    const watch = (kind: KindInfo, _opts: unknown, signal?: AbortSignal) =>
+      this.watchEvents(kind.kind, signal);
     return { create, patch, updateStatus, get, listAll, watch } as unknown as BerthClient;
   }
 }
@@ -244,6 +247,35 @@ describe('startHollowNodes (fake API)', () => {
         ),
       );
       assert.ok(h.stats().leaseRenewals >= 4);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('a node marked Ready=Unknown by someone else is written Ready again at its next heartbeat; a deleted Node is registered again', async () => {
+    const api = new FakeApi();
+    const h = await startHollowNodes({
+      client: api.client(),
+      count: 2,
+      prefix: 'h-',
+      heartbeatIntervalMs: 200,
+      log,
+    });
+    try {
+      const node = api.objects.get('Node//h-1')!;
+      const unknown = api.put({
+        ...node,
+        status: {
+          ...node.status,
+          conditions: [{ type: 'Ready', status: 'Unknown', reason: 'NodeStatusUnknown' }],
+        },
+      });
+      api.emit('MODIFIED', unknown);
+      await until('Ready again', () => api.objects.get('Node//h-1')?.status.conditions[0].status === 'True');
+      const gone = api.objects.get('Node//h-0')!;
+      api.objects.delete('Node//h-0');
+      api.emit('DELETED', gone);
+      await until('registered again', () => api.objects.has('Node//h-0'));
     } finally {
       await h.stop();
     }

@@ -3,6 +3,7 @@ import { ConnectionError, RequestTimeoutError, listAndWatch, type BerthClient } 
 import { WorkQueue } from '@berth/controllers';
 import {
   DEFAULT_HOLLOW_CAPACITY,
+  HOLLOW_LABEL,
   NODE_LEASE_NAMESPACE,
   buildHollowLease,
   buildHollowNode,
@@ -34,7 +35,12 @@ export interface HollowNodesOptions {
   heartbeatIntervalMs: number;
   /** Capacity = allocatable of every node; default cpu 32, memory 256Gi, pods 110. */
   capacity?: Partial<HollowCapacity>;
-  /** How often each node refreshes its Ready condition (lastHeartbeatTime); default 60 s, 0 = never. */
+  /**
+   * How often each node rewrites its status (Ready lastHeartbeatTime) although nothing changed;
+   * default 5 min (the kubelet's nodeStatusReportFrequency), 0 = never. A node whose Ready
+   * condition is not True on the server (the node lifecycle controller marked it Unknown) is
+   * rewritten at its next heartbeat, and a deleted Node is registered again, whatever this is.
+   */
   nodeStatusIntervalMs?: number;
   /** Pod status writes in flight at most; default 32. */
   statusConcurrency?: number;
@@ -193,8 +199,12 @@ export async function startHollowNodes(opts: HollowNodesOptions): Promise<Hollow
   // --- heartbeats: every tick renews the next slice of nodes, round robin -------------------------
   const tickMs = Math.min(1000, Math.max(20, Math.floor(opts.heartbeatIntervalMs / 10)));
   const perTick = Math.max(1, Math.ceil((opts.count * tickMs) / opts.heartbeatIntervalMs));
-  const statusEvery = opts.nodeStatusIntervalMs ?? 60_000;
+  const statusEvery = opts.nodeStatusIntervalMs ?? 300_000;
   const statusAt = new Array<number>(opts.count).fill(Date.now());
+  const indexOf = new Map(names.map((n, i) => [n, i]));
+  /** Nodes whose status on the server is not ours (Ready not True), or that were deleted. */
+  const staleStatus = new Set<number>();
+  const deleted = new Set<number>();
   const renewing = new Set<Promise<void>>();
   let cursor = 0;
   const tick = (): void => {
@@ -204,9 +214,20 @@ export async function startHollowNodes(opts: HollowNodesOptions): Promise<Hollow
       const name = names[i];
       const p = (async () => {
         try {
+          if (deleted.delete(i)) {
+            try {
+              await client.create(buildHollowNode(name, i, capacity, new Date()));
+            } catch (e) {
+              if (!is(e, 409)) {
+                deleted.add(i);
+                throw e;
+              }
+            }
+            staleStatus.add(i);
+          }
           await renewLease(name);
           st.leaseRenewals++;
-          if (statusEvery > 0 && Date.now() - statusAt[i] >= statusEvery) {
+          if (staleStatus.delete(i) || (statusEvery > 0 && Date.now() - statusAt[i] >= statusEvery)) {
             statusAt[i] = Date.now();
             await writeNodeStatus(name, i);
           }
@@ -220,6 +241,37 @@ export async function startHollowNodes(opts: HollowNodesOptions): Promise<Hollow
     }
   };
   const timer = setInterval(tick, tickMs);
+
+  // --- our Node objects: a Ready condition someone else changed, or a deleted Node ----------------
+  const noteNode = (type: string, node: KubeObject): void => {
+    const i = indexOf.get(node.metadata.name ?? '');
+    if (i === undefined) return;
+    if (type === 'DELETED') {
+      deleted.add(i);
+      return;
+    }
+    const conds = (node.status?.conditions ?? []) as Array<{ type: string; status: string }>;
+    if (conds.find((c) => c.type === 'Ready')?.status !== 'True') staleStatus.add(i);
+  };
+  const watchingNodes = (async () => {
+    while (!signal.aborted) {
+      try {
+        for await (const ev of listAndWatch(
+          client,
+          NODES,
+          { labelSelector: `${HOLLOW_LABEL}=true` },
+          signal,
+        )) {
+          if (ev.type === 'SYNC') for (const n of ev.items) noteNode('ADDED', n);
+          else noteNode(ev.type, ev.object);
+        }
+      } catch (e) {
+        if (signal.aborted) break;
+        log.error({ err: (e as Error).message }, 'hollow node watch failed; starting again in 5 s');
+        await sleep(5000, signal);
+      }
+    }
+  })();
 
   // --- pods: one watch, a work queue of keys whose status is to be written ------------------------
   /** The latest object seen of each pod still waiting for its Running status. */
@@ -317,6 +369,7 @@ export async function startHollowNodes(opts: HollowNodesOptions): Promise<Hollow
     abort.abort();
     clearInterval(timer);
     queue.shutdown();
+    await watchingNodes;
     await Promise.allSettled([...renewing]);
     throw e;
   }
@@ -329,7 +382,7 @@ export async function startHollowNodes(opts: HollowNodesOptions): Promise<Hollow
       abort.abort();
       clearInterval(timer);
       queue.shutdown();
-      await watching;
+      await Promise.all([watching, watchingNodes]);
       await Promise.allSettled([...renewing]);
       await queue.idle();
     },
