@@ -290,7 +290,7 @@ function describeBody(
   const status = o.status ?? {};
   switch (kind.kind) {
     case 'Pod':
-      w.field('Node', spec.nodeName);
+      w.field('Node', spec.nodeName && status.hostIP ? `${spec.nodeName}/${status.hostIP}` : spec.nodeName);
       w.field('Start Time', status.startTime);
       w.field('Status', podStatus(o));
       w.field('IP', status.podIP);

@@ -259,3 +259,48 @@ describe('name, json and yaml printers', () => {
     );
   });
 });
+
+describe('workload columns', () => {
+  test('leases: NAME HOLDER AGE', () => {
+    const p = createPrinter(undefined, { kind: kind('leases'), now: NOW });
+    const lease: KubeObject = {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: 'node-1', namespace: 'kube-node-lease', creationTimestamp: ago(60_000) },
+      spec: { holderIdentity: 'node-1', leaseDurationSeconds: 40 },
+    };
+    assert.equal(p.print([lease], false), 'NAME     HOLDER   AGE\nnode-1   node-1   60s\n');
+  });
+  test('events -o wide adds SOURCE, FIRST SEEN, COUNT and NAME', () => {
+    const p = createPrinter('wide', { kind: kind('events'), now: NOW });
+    const ev: KubeObject = {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { name: 'web.1', namespace: 'default' },
+      involvedObject: { kind: 'Pod', name: 'web' },
+      type: 'Warning',
+      reason: 'BackOff',
+      message: 'back-off',
+      source: { component: 'berth-agent', host: 'node-1' },
+      count: 3,
+      firstTimestamp: ago(120_000),
+      lastTimestamp: ago(5_000),
+    };
+    assert.equal(
+      p.print([ev], false),
+      'LAST SEEN   TYPE      REASON    OBJECT    MESSAGE    SOURCE                FIRST SEEN   COUNT   NAME\n' +
+        '5s          Warning   BackOff   pod/web   back-off   berth-agent, node-1   2m           3       web.1\n',
+    );
+  });
+  test('nodes: a cordoned Ready node is Ready,SchedulingDisabled', () => {
+    const p = createPrinter(undefined, { kind: kind('nodes'), now: NOW });
+    const node: KubeObject = {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: 'n1', creationTimestamp: ago(1000) },
+      spec: { unschedulable: true },
+      status: { conditions: [{ type: 'Ready', status: 'True' }], nodeInfo: { kubeletVersion: 'v1' } },
+    };
+    assert.match(p.print([node], false), /\nn1 +Ready,SchedulingDisabled +<none> +1s +v1\n$/);
+  });
+});
