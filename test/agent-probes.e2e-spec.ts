@@ -99,6 +99,7 @@ describe(
         server: cp.url,
         token: cp.token,
         nodeName: node,
+        // the full Node status only when it changes: the Lease alone carries the heartbeat
         extraArgs: [
           '--restart-initial-delay',
           '200ms',
@@ -106,6 +107,8 @@ describe(
           '2s',
           '--heartbeat-interval',
           '1s',
+          '--status-report-interval',
+          '1h',
         ],
       });
     });
@@ -253,7 +256,19 @@ describe(
       assert.deepEqual(l.metadata.ownerReferences, [
         { apiVersion: 'v1', kind: 'Node', name: node, uid: nodeObj.metadata.uid },
       ]);
-      await waitFor('a renewal', async () => (await k.get(path)).body.spec.renewTime !== l.spec.renewTime);
+      const heartbeat = async () =>
+        ((await k.get(`/api/v1/nodes/${node}`)).body.status.conditions as Json[]).find(
+          (c) => c.type === 'Ready',
+        )?.lastHeartbeatTime as string;
+      const before = await heartbeat();
+      // three renewals, and the Node status was not rewritten for them
+      let seen = l.spec.renewTime as string;
+      for (let i = 0; i < 3; i++)
+        seen = await waitFor('a renewal', async () => {
+          const t = (await k.get(path)).body.spec.renewTime as string;
+          return t !== seen ? t : undefined;
+        });
+      assert.equal(await heartbeat(), before, 'an unchanged status is not posted at every heartbeat');
     });
 
     test('after SIGSTOP/SIGCONT the agent kills the containers of pods deleted meanwhile and puts Ready back to True', async () => {
