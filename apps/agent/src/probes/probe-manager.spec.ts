@@ -112,8 +112,10 @@ describe('ProbeManager', () => {
     );
     assert.deepEqual(kills, [{ id: 'c1', startedAt: r.startedAt, grace: 7 }]);
     assert.equal(m.has('c1'), false, 'the killed run is not probed any more');
+    m.update(pod, c, r); // a pod sync while it is being killed
     await clock.advance(5000);
     assert.equal(exec.calls.length, 2);
+    assert.equal(kills.length, 1, 'one kill per run');
   });
 
   test('a restarted container is probed afresh, after its initial delay again', async () => {

@@ -193,15 +193,21 @@ export class ProbeManager extends EventEmitter<{ change: [string] }> {
 
   /** Whether a container has probe workers for this run (for tests and diagnostics). */
   has(id: string): boolean {
-    return this.entries.has(id);
+    const e = this.entries.get(id);
+    return !!e && !e.closed;
   }
 
   remove(id: string): void {
     const e = this.entries.get(id);
     if (!e) return;
+    this.halt(e);
+    this.entries.delete(id);
+  }
+
+  /** Stops probing a run but keeps its last results (a run being killed is not probed again). */
+  private halt(e: Entry): void {
     e.closed = true;
     for (const w of e.workers.values()) if (w.timer !== undefined) this.clock.clearTimeout(w.timer);
-    this.entries.delete(id);
   }
 
   removePod(uid: string): void {
@@ -255,8 +261,9 @@ export class ProbeManager extends EventEmitter<{ change: [string] }> {
       `Container ${e.container.name} failed ${w.kind} probe, will be restarted`,
       field,
     );
-    // this run is over for the prober: the restarted one gets fresh workers
-    this.remove(e.id);
+    // this run is over for the prober (a sync meanwhile must not probe it again); the restarted
+    // run gets fresh workers
+    this.halt(e);
     const grace = w.probe.terminationGracePeriodSeconds ?? e.pod.spec.terminationGracePeriodSeconds ?? 30;
     await this.o
       .kill(e.id, e.startedAt, grace)
