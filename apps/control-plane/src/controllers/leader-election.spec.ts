@@ -85,4 +85,27 @@ describe('LeaderElector', () => {
     assert.equal(c.isLeader, true);
     assert.deepEqual(events, ['a leads', 'b leads', 'b stops', 'c leads']);
   });
+
+  test('stop() ends the election loop without waiting for the next retry', { timeout: 10_000 }, async () => {
+    const store = new MemoryStore();
+    let led!: () => void;
+    const leading = new Promise<void>((r) => (led = r));
+    const e = new LeaderElector({
+      store,
+      identity: 'solo',
+      namespace: 'kube-system',
+      name: 'l',
+      leaseDurationMs: 15_000,
+      renewDeadlineMs: 10_000,
+      retryPeriodMs: 3_600_000, // a stop that waited for the next round would hang the test
+      onStartedLeading: () => led(),
+      onStoppedLeading: () => undefined,
+      log: { info: () => undefined, warn: () => undefined },
+    });
+    e.start();
+    await leading;
+    await e.stop();
+    const l = await store.get(LEASE_KIND, 'kube-system', 'l');
+    assert.equal((l.spec as { holderIdentity: string }).holderIdentity, '', 'released on stop');
+  });
 });

@@ -72,6 +72,7 @@ export class LeaderElector {
   private lastRenewMs = 0;
   private seen: Observation | undefined;
   private timer?: NodeJS.Timeout;
+  private wake?: () => void;
   private stopped = false;
   private loop?: Promise<void>;
 
@@ -110,6 +111,7 @@ export class LeaderElector {
       }
       if (this.stopped) break;
       await new Promise<void>((r) => {
+        this.wake = r;
         this.timer = setTimeout(r, this.o.retryPeriodMs);
       });
     }
@@ -194,6 +196,7 @@ export class LeaderElector {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.wake?.();
     await this.loop?.catch(() => undefined);
     if (!this.leading) return;
     this.setLeading(false);
