@@ -21,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
 import { kindFor, type KubeObject } from '@berth/api';
-import { BerthClient, listAndWatch } from '@berth/client';
+import { BerthClient, listAndWatch, request } from '@berth/client';
 import { Managed, READY_LINE, tempDir } from '@berth/testing';
 import { printTable, round, summarize } from '../common/stats';
 import { summarizeProfile } from './profile';
@@ -127,6 +127,43 @@ function memKb(pid: number): { rss: number; hwm: number } {
   } catch {
     return { rss: NaN, hwm: NaN };
   }
+}
+
+/** Counters of the control plane's /metrics: API requests by verb+resource, store ops by op. */
+interface CpCounters {
+  requests: Map<string, { n: number; sumS: number }>;
+  storeOps: Map<string, number>;
+}
+
+async function scrapeCounters(server: string, token: string): Promise<CpCounters> {
+  const out: CpCounters = { requests: new Map(), storeOps: new Map() };
+  const res = await request(server, token, {
+    method: 'GET',
+    path: '/metrics',
+    accept: 'text/plain',
+    timeoutMs: 30_000,
+  });
+  if (res.status !== 200) return out;
+  const label = (labels: string, k: string) => new RegExp(`${k}="([^"]*)"`).exec(labels)?.[1] ?? '';
+  for (const line of res.body.toString().split('\n')) {
+    const m =
+      /^(berth_apiserver_requests_total|berth_apiserver_request_duration_seconds_sum|berth_store_operations_total)\{([^}]*)\} (\S+)$/.exec(
+        line,
+      );
+    if (!m) continue;
+    const v = Number(m[3]);
+    if (m[1] === 'berth_store_operations_total') {
+      const k = `${label(m[2], 'op')} ${label(m[2], 'result')}`;
+      out.storeOps.set(k, (out.storeOps.get(k) ?? 0) + v);
+      continue;
+    }
+    const k = `${label(m[2], 'verb')} ${label(m[2], 'resource')}`;
+    const e = out.requests.get(k) ?? { n: 0, sumS: 0 };
+    if (m[1] === 'berth_apiserver_requests_total') e.n += v;
+    else e.sumS += v;
+    out.requests.set(k, e);
+  }
+  return out;
 }
 
 /** The 1-minute load average. */
@@ -408,6 +445,8 @@ async function main(): Promise<void> {
     const restCpPerS = (cpuSeconds(cpPid) - restCp0) / REST_S;
     log(`control plane at rest with ${o.nodes} nodes heartbeating: ${round(100 * restCpPerS, 0)}% of a core`);
 
+    const counters0 = await scrapeCounters(cp.url, cp.token).catch(() => undefined);
+
     // the run
     const load0 = loadAvg();
     const cpCpu0 = cpuSeconds(cpPid);
@@ -668,6 +707,35 @@ async function main(): Promise<void> {
         '(excluding image pulls). Tested thresholds of one cluster: 5,000 nodes, 150,000 pods, 110 pods per node.\n' +
         'Kubernetes meets these with etcd and a dedicated multi-core control plane; here everything shares 2 cores.',
     );
+
+    // what the control plane did during the run: requests and store operations
+    const counters1 = await scrapeCounters(cp.url, cp.token).catch(() => undefined);
+    if (counters0 && counters1) {
+      const reqRows = [...counters1.requests.entries()]
+        .map(([k, e]) => {
+          const b = counters0.requests.get(k) ?? { n: 0, sumS: 0 };
+          const n = e.n - b.n;
+          return {
+            request: k,
+            count: n,
+            'per pod': round(n / total, 2),
+            'mean ms': n ? round((1000 * (e.sumS - b.sumS)) / n) : 0,
+          };
+        })
+        .filter((r) => r.count > 0)
+        .sort((a, b) => b.count - a.count);
+      console.log(
+        '\nAPI requests to the control plane during the run (from its /metrics; in-process controllers use the store directly):',
+      );
+      printTable(reqRows.slice(0, 15));
+      const opRows = [...counters1.storeOps.entries()]
+        .map(([k, n]) => ({ 'store op': k, count: n - (counters0.storeOps.get(k) ?? 0) }))
+        .filter((r) => r.count > 0)
+        .sort((a, b) => b.count - a.count)
+        .map((r) => ({ ...r, 'per pod': round(r.count / total, 2) }));
+      console.log('\nstore operations during the run (API and controllers):');
+      printTable(opRows.slice(0, 15));
+    }
 
     // stop everything (the control plane's profile is written as it exits)
     await tracker.stop();
