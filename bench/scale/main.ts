@@ -740,6 +740,13 @@ async function main(): Promise<void> {
     // stop everything (the control plane's profile is written as it exits)
     await tracker.stop();
     await hollow.stop(10_000);
+    const hs = /berth hollow nodes stats: (\{.*\})\n/.exec(hollow.output)?.[1];
+    if (hs) {
+      const h = JSON.parse(hs) as Record<string, number>;
+      console.log(
+        `\nhollow nodes: ${h.podsStarted} status writes, ${h.statusConflicts} Conflicts (re-read), ${h.statusFailures} failures; ${h.leaseRenewals} lease renewals, ${h.leaseFailures} failed`,
+      );
+    }
     await cp.stop();
     let topFrames: Array<{ frame: string; self_pct: number }> = [];
     if (o.cpuProf) {

@@ -7,8 +7,9 @@ import { startHollowNodes, type HollowNodes } from './hollow-nodes';
 /**
  * berth hollow nodes: N simulated nodes in one process, for scale tests only.
  *   node dist/apps/agent/src/hollow/main.js --control-plane URL --token-file F --count 1000
- * Prints `berth hollow nodes ready: N` on stdout once registered and watching; logs go to stderr.
- * SIGTERM/SIGINT stop it (the Node objects stay).
+ * Prints `berth hollow nodes ready: N` on stdout once registered and watching, and
+ * `berth hollow nodes stats: {JSON}` when it stops (SIGTERM/SIGINT; the Node objects stay);
+ * logs go to stderr.
  */
 function logger(format: 'json' | 'pretty'): Logger {
   const opts = {
@@ -58,7 +59,10 @@ async function main(): Promise<void> {
     force.unref();
     if (report) clearInterval(report);
     await hollow?.stop();
-    if (hollow) log.info(hollow.stats(), 'hollow nodes stopped');
+    if (hollow) {
+      log.info(hollow.stats(), 'hollow nodes stopped');
+      process.stdout.write(`berth hollow nodes stats: ${JSON.stringify(hollow.stats())}\n`);
+    }
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
