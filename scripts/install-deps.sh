@@ -15,6 +15,9 @@ command -v conmon >/dev/null || need+=(conmon)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v ip >/dev/null || need+=(iproute2)
 command -v git >/dev/null || need+=(git)
+# The agent reaches a pod's network namespace with nsenter (util-linux); HTTPS probes use openssl s_client.
+command -v nsenter >/dev/null || need+=(util-linux)
+command -v openssl >/dev/null || need+=(openssl)
 # libs/oci makes whiteout devices and sets xattrs through a python3 helper (Node can do neither).
 [ -x /usr/bin/python3 ] || need+=(python3-minimal)
 if [ ${#need[@]} -gt 0 ]; then

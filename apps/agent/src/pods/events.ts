@@ -1,44 +1,29 @@
-import { randomBytes } from 'node:crypto';
 import type { KubeObject } from '@berth/api';
 import type { BerthClient } from '@berth/client';
+import { EventRecorder as Aggregating, type EventType } from '@berth/controllers';
 
-export type EventType = 'Normal' | 'Warning';
+export type { EventType };
 
-/** Writes Events about pods (best effort: a failed write is logged, never thrown). */
+/**
+ * Writes Events about pods through the API, aggregated (a repeat of the same reason and message
+ * for the same container within 10 minutes bumps count/lastTimestamp of one Event, as kubelet's
+ * recorder does). Best effort: a failed write is logged, never thrown.
+ */
 export class EventRecorder {
+  private readonly inner: Aggregating;
+
   constructor(
-    private readonly client: BerthClient,
-    private readonly nodeName: string,
-    private readonly warn: (msg: string, err: unknown) => void = () => undefined,
-  ) {}
+    client: BerthClient,
+    nodeName: string,
+    warn: (msg: string, err: unknown) => void = () => undefined,
+  ) {
+    this.inner = new Aggregating(
+      { create: (ev) => client.create(ev), update: (ev) => client.update(ev) },
+      { component: 'berth-agent', host: nodeName, onError: warn },
+    );
+  }
 
   record(pod: KubeObject, type: EventType, reason: string, message: string, fieldPath?: string): void {
-    const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-    const ns = pod.metadata.namespace ?? 'default';
-    const ev: KubeObject = {
-      apiVersion: 'v1',
-      kind: 'Event',
-      metadata: { name: `${pod.metadata.name}.${randomBytes(8).toString('hex')}`, namespace: ns },
-      involvedObject: {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        name: pod.metadata.name,
-        namespace: ns,
-        uid: pod.metadata.uid,
-        ...(fieldPath ? { fieldPath } : {}),
-      },
-      reason,
-      message,
-      type,
-      count: 1,
-      firstTimestamp: now,
-      lastTimestamp: now,
-      source: { component: 'berth-agent', host: this.nodeName },
-      reportingComponent: 'berth-agent',
-      reportingInstance: this.nodeName,
-    };
-    this.client
-      .create(ev)
-      .catch((e: unknown) => this.warn(`event ${reason} for ${ns}/${pod.metadata.name} not written`, e));
+    void this.inner.record({ ...pod, apiVersion: 'v1', kind: 'Pod' }, type, reason, message, fieldPath);
   }
 }
