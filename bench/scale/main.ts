@@ -85,7 +85,39 @@ interface Cp {
   stop(): Promise<void>;
 }
 
-async function startCp(root: string, dataDir: string, profDir: string | undefined): Promise<Cp> {
+/**
+ * Stops the control plane (SIGTERM, SIGKILL after 30 s), then its embedded redis-server if it
+ * outlived it (a control plane killed during start-up leaves it behind): by the pid in its pid
+ * file, only when that process is a redis-server on this data dir's socket.
+ */
+async function stopCp(proc: Managed, dataDir: string): Promise<void> {
+  await proc.stop(30_000);
+  let pid: number;
+  try {
+    pid = Number(readFileSync(path.join(dataDir, 'redis', 'redis.pid'), 'utf8').trim());
+  } catch {
+    return;
+  }
+  const alive = (): boolean => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(path.join(dataDir, 'redis'));
+    } catch {
+      return false;
+    }
+  };
+  if (!(pid > 1) || !alive()) return;
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 100 && alive(); i++) await sleep(100);
+  if (alive()) process.kill(pid, 'SIGKILL');
+}
+
+/** Starts the control plane; `onSpawn` gets its stop function before start-up completes. */
+async function startCp(
+  root: string,
+  dataDir: string,
+  profDir: string | undefined,
+  onSpawn: (stop: () => Promise<void>) => void,
+): Promise<Cp> {
   const proc = new Managed('berth-control-plane', process.execPath, [
     ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
     '--enable-source-maps',
@@ -99,18 +131,15 @@ async function startCp(root: string, dataDir: string, profDir: string | undefine
     '--log-format',
     'json',
   ]);
-  try {
-    const m = await proc.waitForOutput(READY_LINE, 60_000);
-    const token = readFileSync(path.join(dataDir, 'admin.token'), 'utf8')
-      .split('\n')
-      .map((l) => l.trim())
-      .find((l) => l && !l.startsWith('#'));
-    if (!token) throw new Error(`no token in ${dataDir}/admin.token`);
-    return { proc, url: `${m[1]}:${m[2]}`, token, dataDir, stop: () => proc.stop(30_000) };
-  } catch (e) {
-    await proc.kill9();
-    throw e;
-  }
+  const stop = (): Promise<void> => stopCp(proc, dataDir);
+  onSpawn(stop);
+  const m = await proc.waitForOutput(READY_LINE, 60_000);
+  const token = readFileSync(path.join(dataDir, 'admin.token'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .find((l) => l && !l.startsWith('#'));
+  if (!token) throw new Error(`no token in ${dataDir}/admin.token`);
+  return { proc, url: `${m[1]}:${m[2]}`, token, dataDir, stop };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -384,8 +413,9 @@ async function main(): Promise<void> {
       process.stderr.write(`[scale ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 
     log(`starting the control plane (embedded Redis)${o.cpuProf ? ' with --cpu-prof' : ''}`);
-    const cp = await startCp(root, path.join(work.path, 'cp'), o.cpuProf ? profDir : undefined);
-    cleanups.push(() => cp.stop());
+    const cp = await startCp(root, path.join(work.path, 'cp'), o.cpuProf ? profDir : undefined, (stop) =>
+      cleanups.push(stop),
+    );
     const cpPid = cp.proc.child.pid!;
     const redisSock = path.join(cp.dataDir, 'redis', 'redis.sock');
     const client = new BerthClient({ server: cp.url, token: cp.token, timeoutMs: 120_000 });
