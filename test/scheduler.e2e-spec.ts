@@ -205,6 +205,9 @@ describe('scheduler e2e (one control plane, Node objects made through the API)',
       );
       assert.equal(ev.type, 'Normal');
       assert.equal(ev.message, `Successfully assigned spread/w1 to ${bound.get('w1')}`);
+      const metrics = (await k.get('/metrics')).body as string;
+      const m = /^berth_scheduler_schedule_attempts_total\{result="scheduled"\} (\d+)$/m.exec(metrics);
+      assert.ok(m && Number(m[1]) >= 6, `scheduled attempts in /metrics: ${m?.[0]}`);
     } finally {
       await c.deleteNodes();
     }

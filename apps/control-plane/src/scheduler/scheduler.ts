@@ -21,6 +21,13 @@ export interface SchedulerEvents {
   record(obj: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
 }
 
+/** What the scheduler reports for metrics (kube-scheduler's schedule_attempts_total and friends). */
+export interface SchedulerMetrics {
+  attempt(result: 'scheduled' | 'unschedulable' | 'error'): void;
+  /** Seconds from the decision to the binding's acknowledgement. */
+  bindingSeconds(seconds: number): void;
+}
+
 export interface PodSchedulerOptions {
   pods: Informer;
   nodes: Informer;
@@ -28,6 +35,7 @@ export interface PodSchedulerOptions {
   store: Pick<ResourceStore, 'get' | 'update'>;
   events: SchedulerEvents;
   log: SchedulerLog;
+  metrics?: SchedulerMetrics;
   /** Writes (bindings, status) in flight at most; default 48. */
   concurrency?: number;
   /** Retry delay of an unschedulable pod: initial, doubling up to max (default 1 s → 30 s). */
@@ -137,6 +145,11 @@ export class PodScheduler {
     this.o.log.info({ ...this.stats }, 'scheduler stopped');
   }
 
+  /** Pods waiting: in the queue (to decide now) and unschedulable (waiting for backoff or a change). */
+  get pending(): { active: number; unschedulable: number } {
+    return { active: this.queue.length, unschedulable: this.unschedulable.size };
+  }
+
   /** Resolves when nothing is queued, deciding or being written (timers may be pending). For tests. */
   async idle(): Promise<void> {
     for (;;) {
@@ -244,6 +257,7 @@ export class PodScheduler {
     const attempts = (this.unschedulable.get(key) ?? 0) + 1;
     this.unschedulable.set(key, attempts);
     this.stats.failed++;
+    this.o.metrics?.attempt('unschedulable');
     void this.reportUnschedulable(latest, r.message).finally(() => this.slots.release());
     const base = this.o.backoffInitialMs ?? 1000;
     return {
@@ -265,10 +279,12 @@ export class PodScheduler {
       },
       spec: { nodeName: node },
     };
+    const started = performance.now();
     try {
       await this.o.store.update(PODS, binding, { subresource: 'binding' });
     } catch (e) {
       this.cache.forget(key, uid);
+      this.o.metrics?.attempt('error');
       try {
         return await this.bindFailed(key, pod, node, e);
       } catch (e2) {
@@ -277,6 +293,8 @@ export class PodScheduler {
       }
     }
     this.stats.scheduled++;
+    this.o.metrics?.attempt('scheduled');
+    this.o.metrics?.bindingSeconds((performance.now() - started) / 1000);
     this.unschedulable.delete(key);
     this.fresher.delete(key);
     await this.o.events.record(
