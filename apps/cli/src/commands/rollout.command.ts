@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { resolveKindName, type KindInfo, type KubeObject } from '@berth/api';
+import { ApiError, resolveKindName, type KindInfo, type KubeObject } from '@berth/api';
 import { listAndWatch } from '@berth/client';
 import { parseDuration } from '../age';
 import { CommandContext, kindArg, splitKindSlashName } from '../context';
@@ -104,49 +104,58 @@ export async function runUndo(
 ): Promise<number> {
   const name = deploymentTarget(args, 'undo');
   const toRevision = parseRevision(flags.toRevision, '--to-revision');
-  const deploy = await ctx.client.get(DEPLOYMENTS, ctx.namespace, name);
-  const id = qualifiedName(DEPLOYMENTS, name);
-  if (deploy.spec?.paused)
-    throw new CliError(
-      `you cannot roll back a paused deployment: ${id} has spec.paused=true`,
-      EXIT.CONFLICT,
-      'set spec.paused to false and try again',
-    );
-  const history = await historyOf(ctx, deploy);
-  let target: number;
-  if (toRevision === 0) {
-    const revisions = [...history.keys()];
-    if (revisions.length < 2)
+  for (let attempt = 0; ; attempt++) {
+    const deploy = await ctx.client.get(DEPLOYMENTS, ctx.namespace, name);
+    const id = qualifiedName(DEPLOYMENTS, name);
+    if (deploy.spec?.paused)
       throw new CliError(
-        `no last revision to roll back to: ${id} has ${revisions.length ? 'only revision ' + revisions[0] : 'no rollout history'}`,
-        EXIT.NOT_FOUND,
-        'see `berthctl rollout history deploy/' + name + '`',
+        `you cannot roll back a paused deployment: ${id} has spec.paused=true`,
+        EXIT.CONFLICT,
+        'set spec.paused to false and try again',
       );
-    target = revisions[revisions.length - 2];
-  } else target = toRevision;
-  const rs = history.get(target);
-  if (!rs)
-    throw new CliError(
-      `unable to find the specified revision ${target} in the history of ${id}`,
-      EXIT.NOT_FOUND,
-      history.size
-        ? `known revisions: ${[...history.keys()].join(', ')}`
-        : `${id} has no rollout history yet`,
-    );
-  if (sameTemplate(rs.spec?.template, deploy.spec?.template)) {
-    ctx.out(`${id} skipped rollback (current template already matches revision ${target})\n`);
+    const history = await historyOf(ctx, deploy);
+    let target: number;
+    if (toRevision === 0) {
+      const revisions = [...history.keys()];
+      if (revisions.length < 2)
+        throw new CliError(
+          `no last revision to roll back to: ${id} has ${revisions.length ? 'only revision ' + revisions[0] : 'no rollout history'}`,
+          EXIT.NOT_FOUND,
+          'see `berthctl rollout history deploy/' + name + '`',
+        );
+      target = revisions[revisions.length - 2];
+    } else target = toRevision;
+    const rs = history.get(target);
+    if (!rs)
+      throw new CliError(
+        `unable to find the specified revision ${target} in the history of ${id}`,
+        EXIT.NOT_FOUND,
+        history.size
+          ? `known revisions: ${[...history.keys()].join(', ')}`
+          : `${id} has no rollout history yet`,
+      );
+    if (sameTemplate(rs.spec?.template, deploy.spec?.template)) {
+      ctx.out(`${id} skipped rollback (current template already matches revision ${target})\n`);
+      return EXIT.OK;
+    }
+    // A JSON patch pinned to the version read: if the Deployment changed meanwhile it is a 409
+    // Conflict rather than a rollback over someone else's write.
+    const patch = [
+      { op: 'replace', path: '/metadata/resourceVersion', value: deploy.metadata.resourceVersion },
+      { op: 'replace', path: '/spec/template', value: templateWithoutHash(rs.spec?.template) },
+      { op: 'add', path: '/metadata/annotations', value: rolledBackAnnotations(deploy, rs) },
+    ];
+    try {
+      await ctx.client.patch(DEPLOYMENTS, ctx.namespace, name, patch, 'json', { dryRun: flags.dryRun });
+    } catch (e) {
+      // The controller writes the Deployment's status all the time: read again and retry a few
+      // times; a change by someone else is seen on the next read (and may make the undo moot).
+      if (e instanceof ApiError && e.code === 409 && attempt < 4) continue;
+      throw e;
+    }
+    ctx.out(`${id} rolled back${flags.dryRun ? ' (dry run)' : ''}\n`);
     return EXIT.OK;
   }
-  // A JSON patch pinned to the version read: if the Deployment changed meanwhile it is a 409
-  // Conflict rather than a rollback over someone else's write.
-  const patch = [
-    { op: 'replace', path: '/metadata/resourceVersion', value: deploy.metadata.resourceVersion },
-    { op: 'replace', path: '/spec/template', value: templateWithoutHash(rs.spec?.template) },
-    { op: 'add', path: '/metadata/annotations', value: rolledBackAnnotations(deploy, rs) },
-  ];
-  await ctx.client.patch(DEPLOYMENTS, ctx.namespace, name, patch, 'json', { dryRun: flags.dryRun });
-  ctx.out(`${id} rolled back${flags.dryRun ? ' (dry run)' : ''}\n`);
-  return EXIT.OK;
 }
 
 export async function runRestart(ctx: CommandContext, args: string[]): Promise<number> {

@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeObject } from '@berth/api';
+import { ApiError } from '@berth/api';
 import { CommandContext } from '../context';
 import { CliError } from '../errors';
 import type { CliIO } from '../io';
@@ -209,5 +210,29 @@ describe('rollout', () => {
       },
       { op: 'add', path: '/metadata/annotations', value: {} },
     ]);
+
+    // A status write by the controller between the read and the patch is a 409: undo reads the
+    // Deployment again and patches with the new resourceVersion.
+    patches.length = 0;
+    out = '';
+    let reads = 0;
+    const ctx2 = new CommandContext(io, { namespace: 'default', server: 'http://127.0.0.1:1' });
+    Object.defineProperty(ctx2, 'client', {
+      value: {
+        get: async () => ({ ...d, metadata: { ...d.metadata, resourceVersion: String(42 + reads++) } }),
+        listAll: async () => ({ items: [rs('1', 'x:1'), rs('2', 'x:2')] }),
+        patch: async (_k: unknown, _ns: string, _n: string, patch: unknown, type: string) => {
+          patches.push({ patch, type });
+          if (patches.length === 1) throw new ApiError('Conflict', 'the object has been modified');
+          return d;
+        },
+      },
+    });
+    assert.equal(await runUndo(ctx2, ['deploy/web'], {}), 0);
+    assert.equal(out, 'deployment.apps/web rolled back\n');
+    assert.deepEqual(
+      patches.map((p) => (p.patch as { value: unknown }[])[0].value),
+      ['42', '43'],
+    );
   });
 });
