@@ -1,4 +1,5 @@
 import type { ContainerStatusV1, KubeObject, NodeStatusV1, PodConditionV1, PodStatusV1 } from '@berth/api';
+import { rfc3339 } from '../node/node-status';
 
 /**
  * The pure parts of hollow nodes (a simulated runtime for scale tests): the Node, Lease and pod
@@ -17,11 +18,6 @@ export interface HollowCapacity {
 }
 
 export const DEFAULT_HOLLOW_CAPACITY: HollowCapacity = { cpu: '32', memory: '256Gi', pods: '110' };
-
-/** RFC 3339 with seconds precision, as Kubernetes writes Time fields. */
-export function rfc3339(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
 
 /**
  * RFC 3339 with six fractional digits (Kubernetes MicroTime, e.g. Lease renewTime). `micros` is
