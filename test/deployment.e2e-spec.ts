@@ -97,21 +97,22 @@ function inNamespace(k: ApiCaller, ns: string) {
     },
     /** Plays the ReplicaSet controller: status = spec, all of them available (or `available`). */
     async settle(rs: any, available?: number): Promise<void> {
-      const cur = await ok(k.get(rsPath(rs.metadata.name)), 'rs');
-      const n = cur.spec.replicas ?? 1;
-      const a = available ?? n;
-      await ok(
-        k.put(rsPath(cur.metadata.name) + '/status', {
-          ...cur,
-          status: {
-            replicas: n,
-            readyReplicas: a,
-            availableReplicas: a,
-            observedGeneration: cur.metadata.generation,
-          },
-        }),
-        'rs status',
-      );
+      // Read-modify-write; the controller may write the ReplicaSet in between (409): read again.
+      for (let attempt = 0; ; attempt++) {
+        const cur = await ok(k.get(rsPath(rs.metadata.name)), 'rs');
+        const n = cur.spec.replicas ?? 1;
+        const a = available ?? n;
+        const status = {
+          replicas: n,
+          readyReplicas: a,
+          availableReplicas: a,
+          observedGeneration: cur.metadata.generation,
+        };
+        const res = await k.put(rsPath(cur.metadata.name) + '/status', { ...cur, status });
+        if (res.status === 409 && attempt < 20) continue;
+        assert.equal(res.status, 200, `rs status: HTTP ${res.status} ${JSON.stringify(res.body)}`);
+        return;
+      }
     },
     async events(name: string): Promise<string[]> {
       const items: any[] = (await ok(k.get(`/api/v1/namespaces/${ns}/events`), 'events')).items;
@@ -323,6 +324,44 @@ describe('deployment controller e2e (controller alone; the test writes ReplicaSe
       return all.length === 2 ? all : undefined;
     });
     assert.equal(rss[1].spec.replicas, 2);
+  });
+
+  test('an orphan ReplicaSet the selector matches is adopted (controller ownerReference added)', async () => {
+    const n = inNamespace(k, 'd-adopt');
+    await n.create();
+    const orphan = await ok(
+      k.post('/apis/apps/v1/namespaces/d-adopt/replicasets', {
+        apiVersion: 'apps/v1',
+        kind: 'ReplicaSet',
+        metadata: { name: 'web-left', labels: { app: 'web', 'pod-template-hash': 'left' } },
+        spec: {
+          replicas: 0,
+          selector: { matchLabels: { app: 'web', 'pod-template-hash': 'left' } },
+          template: {
+            metadata: { labels: { app: 'web', 'pod-template-hash': 'left' } },
+            spec: { containers: [{ name: 'main', image: '127.0.0.1:1/none:v0' }] },
+          },
+        },
+      }),
+      'orphan rs',
+    );
+    const d = await n.postD(deployment('web', 1));
+    const adopted = await waitFor('adoption', async () => {
+      const rs = (await n.replicaSets('web')).find((x) => x.metadata.uid === orphan.metadata.uid);
+      return rs;
+    });
+    assert.deepEqual(adopted.metadata.ownerReferences, [
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        name: 'web',
+        uid: d.metadata.uid,
+        controller: true,
+        blockOwnerDeletion: true,
+      },
+    ]);
+    // It is an old ReplicaSet: a new one runs the Deployment's template.
+    await waitFor('the new ReplicaSet too', async () => (await n.replicaSets('web')).length === 2);
   });
 
   test('no progress for progressDeadlineSeconds: Progressing=False ProgressDeadlineExceeded', async () => {

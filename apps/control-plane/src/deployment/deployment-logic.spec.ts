@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeObject } from '@berth/api';
-import { syncDeployment, type Action, type SyncInput } from './deployment-logic';
+import { claimReplicaSets, syncDeployment, type Action, type SyncInput } from './deployment-logic';
 import {
   DESIRED_REPLICAS_ANNOTATION,
   MAX_REPLICAS_ANNOTATION,
@@ -701,3 +701,35 @@ class Cluster {
     throw new Error(`rollout did not complete: ${JSON.stringify(this.d.status)}`);
   }
 }
+
+describe('claimReplicaSets', () => {
+  const rs = (name: string, labels: Record<string, string>, controller?: string): KubeObject => ({
+    apiVersion: 'apps/v1',
+    kind: 'ReplicaSet',
+    metadata: {
+      name,
+      namespace: 'default',
+      labels,
+      ...(controller
+        ? {
+            ownerReferences: [
+              { apiVersion: 'apps/v1', kind: 'Deployment', name: 'x', uid: controller, controller: true },
+            ],
+          }
+        : {}),
+    },
+  });
+  test('adopts matching orphans, releases owned ones the selector no longer matches, never while deleting', () => {
+    const d = deployment({});
+    const orphan = rs('a', { app: 'web', 'pod-template-hash': 'h' });
+    const stranger = rs('b', { app: 'other' });
+    const owned = rs('c', { app: 'moved' }, UID);
+    const res = claimReplicaSets(d, [owned], [orphan, stranger]);
+    assert.deepEqual(
+      [res.adopt.map((x) => x.metadata.name), res.release.map((x) => x.metadata.name)],
+      [['a'], ['c']],
+    );
+    const deleting = { ...d, metadata: { ...d.metadata, deletionTimestamp: '2026-11-27T12:00:00Z' } };
+    assert.deepEqual(claimReplicaSets(deleting, [owned], [orphan]), { adopt: [], release: [] });
+  });
+});

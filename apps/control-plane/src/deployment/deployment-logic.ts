@@ -10,7 +10,14 @@
  * pods to be gone, then the new one up) or RollingUpdate (new up to replicas + maxSurge, old down
  * while available pods stay ≥ replicas - maxUnavailable); history cleanup once complete; status.
  */
-import { deepCopy, deepEqual, type KubeObject } from '@berth/api';
+import {
+  deepCopy,
+  deepEqual,
+  matchLabels,
+  selectorFromLabelSelectorSpec,
+  type KubeObject,
+  type OwnerReference,
+} from '@berth/api';
 import {
   AVAILABLE,
   FOUND_NEW_RS,
@@ -217,16 +224,7 @@ class Sync {
         namespace: d.metadata.namespace,
         labels: { ...template.metadata.labels },
         annotations: {},
-        ownerReferences: [
-          {
-            apiVersion: 'apps/v1',
-            kind: 'Deployment',
-            name: d.metadata.name as string,
-            uid: d.metadata.uid as string,
-            controller: true,
-            blockOwnerDeletion: true,
-          },
-        ],
+        ownerReferences: [ownerReferenceTo(d)],
       },
       spec: { replicas: 0, minReadySeconds: this.p.minReadySeconds, selector, template },
     };
@@ -676,4 +674,36 @@ function replicaFailure(
 /** Whether the stored status already says exactly this (so nothing is written). */
 function sameStatus(stored: unknown, next: DeploymentStatus): boolean {
   return deepEqual((stored ?? {}) as never, JSON.parse(JSON.stringify(next)) as never);
+}
+
+/**
+ * Which ReplicaSets a Deployment takes over and lets go (Kubernetes' ClaimReplicaSets): orphans
+ * (no controller) its selector matches are adopted; ReplicaSets it controls whose labels its
+ * selector no longer matches are released. None while the Deployment is being deleted.
+ */
+export function claimReplicaSets(
+  d: KubeObject,
+  owned: KubeObject[],
+  orphans: KubeObject[],
+): { adopt: KubeObject[]; release: KubeObject[] } {
+  if (d.metadata.deletionTimestamp) return { adopt: [], release: [] };
+  const sel = selectorFromLabelSelectorSpec(d.spec?.selector);
+  if (!sel.requirements.length) return { adopt: [], release: [] };
+  const adopt = orphans.filter(
+    (rs) => !controllerRef(rs) && !rs.metadata.deletionTimestamp && matchLabels(sel, rs.metadata.labels),
+  );
+  const release = owned.filter((rs) => !matchLabels(sel, rs.metadata.labels));
+  return { adopt, release };
+}
+
+/** The controller ownerReference a Deployment puts on its ReplicaSets. */
+export function ownerReferenceTo(d: KubeObject): OwnerReference {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    name: d.metadata.name as string,
+    uid: d.metadata.uid as string,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
 }

@@ -1,4 +1,4 @@
-import { ApiError, kindFor, type KindInfo, type KubeObject } from '@berth/api';
+import { ApiError, kindFor, type KindInfo, type KubeObject, type ObjectMeta } from '@berth/api';
 import {
   BY_OWNER,
   TerminalError,
@@ -10,12 +10,21 @@ import {
 } from '@berth/controllers';
 import type { ResourceStore } from '@berth/store';
 import { AssumedCache } from './assumed-cache';
-import { syncDeployment, type Action, type SyncPlan } from './deployment-logic';
+import {
+  claimReplicaSets,
+  ownerReferenceTo,
+  syncDeployment,
+  type Action,
+  type SyncPlan,
+} from './deployment-logic';
 import { controllerRef, equalIgnoreHash } from './deployment-util';
 
 export const DEPLOYMENT_KIND = kindFor('apps/v1', 'Deployment') as KindInfo;
 export const REPLICASET_KIND = kindFor('apps/v1', 'ReplicaSet') as KindInfo;
 export const POD_KIND = kindFor('v1', 'Pod') as KindInfo;
+
+/** Informer index of the ReplicaSet informer: namespace → ReplicaSets without a controller. */
+export const ORPHANS_BY_NAMESPACE = 'deployment-orphans';
 
 /** How soon to look again after a write lost a compare-and-swap race (the watch brings the news). */
 const CONFLICT_RETRY_MS = 100;
@@ -50,6 +59,9 @@ export class DeploymentReconciler {
   constructor(private readonly deps: DeploymentReconcilerDeps) {
     this.deployments = new AssumedCache(deps.deployments);
     this.replicaSets = new AssumedCache(deps.replicaSets);
+    deps.replicaSets.addIndex(ORPHANS_BY_NAMESPACE, (rs) =>
+      !controllerRef(rs) && rs.metadata.namespace ? [rs.metadata.namespace] : [],
+    );
   }
 
   /** The informers this controller follows and how their objects map to Deployment keys. */
@@ -57,7 +69,7 @@ export class DeploymentReconciler {
     const { deployments, replicaSets, pods } = this.deps;
     return [
       { informer: deployments, keys: (d: KubeObject) => [objectKey(d)] },
-      { informer: replicaSets, keys: (rs: KubeObject) => this.ownerKeys(rs) },
+      { informer: replicaSets, keys: (rs: KubeObject) => this.replicaSetKeys(rs) },
       {
         // Only Recreate waits for pods (its old pods must be gone before the new ones start).
         informer: pods,
@@ -70,6 +82,15 @@ export class DeploymentReconciler {
         },
       },
     ];
+  }
+
+  /** Its controller; for an orphan, every Deployment of its namespace whose selector may adopt it. */
+  private replicaSetKeys(rs: KubeObject): string[] {
+    if (controllerRef(rs) || !rs.metadata.namespace) return this.ownerKeys(rs);
+    return this.deps.deployments
+      .list(rs.metadata.namespace)
+      .filter((d) => claimReplicaSets(d, [], [rs]).adopt.length > 0)
+      .map((d) => objectKey(d));
   }
 
   private ownerKeys(rs: KubeObject): string[] {
@@ -87,7 +108,20 @@ export class DeploymentReconciler {
   reconcile = async (key: string, _signal?: AbortSignal): Promise<ReconcileResult> => {
     const d = this.deployments.get(key);
     if (!d) return; // deleted: its ReplicaSets go with it (ownerReferences)
-    const rss = this.replicaSetsOf(d);
+    try {
+      return await this.sync(key, d);
+    } catch (e) {
+      if (e instanceof ApiError && e.reason === 'Conflict' && !isFenced(e)) {
+        this.deps.log?.debug({ deployment: key, err: e.message }, 'deployment: write conflict; retrying');
+        return { requeueAfterMs: CONFLICT_RETRY_MS };
+      }
+      throw e;
+    }
+  };
+
+  private async sync(key: string, d: KubeObject): Promise<ReconcileResult> {
+    let rss = this.replicaSetsOf(d);
+    if (await this.claim(d, rss)) rss = this.replicaSetsOf(d);
     let pods: KubeObject[] | undefined;
     if (d.spec?.strategy?.type === 'Recreate') {
       pods = rss.flatMap((rs) =>
@@ -102,18 +136,39 @@ export class DeploymentReconciler {
       void this.deps.recorder.record(d, 'Warning', 'InvalidSpec', msg);
       throw new TerminalError(`deployment ${key}: ${msg}`);
     }
-    try {
-      const stop = await this.execute(d, plan.actions);
-      if (stop) return stop;
-    } catch (e) {
-      if (e instanceof ApiError && e.reason === 'Conflict' && !isFenced(e)) {
-        this.deps.log?.debug({ deployment: key, err: e.message }, 'deployment: write conflict; retrying');
-        return { requeueAfterMs: CONFLICT_RETRY_MS };
-      }
-      throw e;
-    }
+    const stop = await this.execute(d, plan.actions);
+    if (stop) return stop;
     return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : undefined;
-  };
+  }
+
+  /**
+   * Adopts matching orphan ReplicaSets and releases owned ones the selector no longer matches
+   * (after re-reading the Deployment from the store: never adopt for one being deleted).
+   * True when anything changed.
+   */
+  private async claim(d: KubeObject, owned: KubeObject[]): Promise<boolean> {
+    const ns = d.metadata.namespace as string;
+    const orphans = this.deps.replicaSets
+      .byIndex(ORPHANS_BY_NAMESPACE, ns)
+      .map((rs) => this.replicaSets.get(objectKey(rs)))
+      .filter((rs): rs is KubeObject => !!rs);
+    const { adopt, release } = claimReplicaSets(d, owned, orphans);
+    if (!adopt.length && !release.length) return false;
+    const live = await this.deps.store.get(DEPLOYMENT_KIND, ns, d.metadata.name as string);
+    if (live.metadata.uid !== d.metadata.uid || live.metadata.deletionTimestamp) return false;
+    for (const rs of adopt) {
+      const refs = (rs.metadata.ownerReferences ?? []).filter((r) => r.uid !== d.metadata.uid);
+      const next = { ...rs, metadata: { ...rs.metadata, ownerReferences: [...refs, ownerReferenceTo(d)] } };
+      this.replicaSets.assume(await this.deps.store.update(REPLICASET_KIND, next));
+    }
+    for (const rs of release) {
+      const refs = (rs.metadata.ownerReferences ?? []).filter((r) => r.uid !== d.metadata.uid);
+      const meta: ObjectMeta = { ...rs.metadata, ownerReferences: refs };
+      if (!refs.length) delete meta.ownerReferences;
+      this.replicaSets.assume(await this.deps.store.update(REPLICASET_KIND, { ...rs, metadata: meta }));
+    }
+    return true;
+  }
 
   private now(): Date {
     return this.deps.now?.() ?? new Date();
