@@ -777,7 +777,7 @@ async function main(): Promise<void> {
     if (hs) {
       const h = JSON.parse(hs) as Record<string, number>;
       console.log(
-        `\nhollow nodes: ${h.podsStarted} status writes, ${h.statusConflicts} Conflicts (re-read), ${h.statusFailures} failures; ${h.leaseRenewals} lease renewals, ${h.leaseFailures} failed`,
+        `\nhollow nodes: ${h.podsStarted} status writes, ${h.statusConflicts} Conflicts (re-read), ${h.statusFailures} failures; ${h.leaseRenewals} lease renewals, ${h.leaseFailures} failed, ${h.leaseRenewalsLate} late (previous one still in flight)`,
       );
     }
     await cp.stop();

@@ -10,6 +10,11 @@ class FakeApi {
   writes: Array<{ verb: string; path: string; body?: unknown }> = [];
   /** Answer the next N status writes with 409 Conflict. */
   conflicts = 0;
+  /** Lease patches take this long (a slow server); concurrency is recorded. */
+  leaseDelayMs = 0;
+  leasesInFlight = new Map<string, number>();
+  maxLeasesInFlight = 0;
+  maxPerLease = 0;
   private rv = 10;
   private events = new Map<string, WatchEvent[]>();
   private wake = new Map<string, () => void>();
@@ -66,6 +71,15 @@ class FakeApi {
     ): Promise<KubeObject> => {
       const k = this.key(kind.kind, ns, name);
       this.writes.push({ verb: `patch${opts.subresource ? '/' + opts.subresource : ''}`, path: k, body });
+      if (kind.kind === 'Lease' && this.leaseDelayMs) {
+        const n = (this.leasesInFlight.get(k) ?? 0) + 1;
+        this.leasesInFlight.set(k, n);
+        this.maxPerLease = Math.max(this.maxPerLease, n);
+        const all = [...this.leasesInFlight.values()].reduce((a, b) => a + b, 0);
+        this.maxLeasesInFlight = Math.max(this.maxLeasesInFlight, all);
+        await new Promise((r) => setTimeout(r, this.leaseDelayMs));
+        this.leasesInFlight.set(k, this.leasesInFlight.get(k)! - 1);
+      }
       const cur = this.objects.get(k);
       if (!cur) throw new ApiError('NotFound', `${name} not found`);
       return this.put({
@@ -276,6 +290,25 @@ describe('startHollowNodes (fake API)', () => {
       api.objects.delete('Node//h-0');
       api.emit('DELETED', gone);
       await until('registered again', () => api.objects.has('Node//h-0'));
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('with a slow server, renewals are not capped globally but never overlap for one node', async () => {
+    const api = new FakeApi();
+    const h = await startHollowNodes({
+      client: api.client(),
+      count: 60,
+      prefix: 'h-',
+      heartbeatIntervalMs: 200,
+      log,
+    });
+    try {
+      api.leaseDelayMs = 500; // each renewal takes 2.5 heartbeat intervals
+      await until('late renewals', () => h.stats().leaseRenewalsLate > 60);
+      assert.ok(api.maxLeasesInFlight > 16, `at most ${api.maxLeasesInFlight} renewals were in flight`);
+      assert.equal(api.maxPerLease, 1);
     } finally {
       await h.stop();
     }

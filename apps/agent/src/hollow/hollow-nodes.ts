@@ -44,7 +44,11 @@ export interface HollowNodesOptions {
   nodeStatusIntervalMs?: number;
   /** Pod status writes in flight at most; default 32. */
   statusConcurrency?: number;
-  /** Node/Lease registrations and renewals in flight at most; default 16. */
+  /**
+   * Node/Lease registrations in flight at most at start-up; default 16. Renewals have no global
+   * cap (like 1,000 kubelets, each with its own): each node has at most one in flight, and the
+   * rate is count / heartbeat interval.
+   */
   registerConcurrency?: number;
   log: HollowLog;
 }
@@ -59,6 +63,8 @@ export interface HollowNodesStats {
   pending: number;
   leaseRenewals: number;
   leaseFailures: number;
+  /** Renewals not started because the node's previous one was still in flight (a slow server). */
+  leaseRenewalsLate: number;
 }
 
 export interface HollowNodes {
@@ -149,6 +155,7 @@ export async function startHollowNodes(opts: HollowNodesOptions): Promise<Hollow
     statusFailures: 0,
     leaseRenewals: 0,
     leaseFailures: 0,
+    leaseRenewalsLate: 0,
   };
   const limit = opts.registerConcurrency ?? 16;
 
@@ -206,12 +213,18 @@ export async function startHollowNodes(opts: HollowNodesOptions): Promise<Hollow
   const staleStatus = new Set<number>();
   const deleted = new Set<number>();
   const renewing = new Set<Promise<void>>();
+  const inFlight = new Uint8Array(opts.count);
   let cursor = 0;
   const tick = (): void => {
-    for (let k = 0; k < perTick && renewing.size < limit && !signal.aborted; k++) {
+    for (let k = 0; k < perTick && !signal.aborted; k++) {
       const i = cursor;
       cursor = (cursor + 1) % opts.count;
       const name = names[i];
+      if (inFlight[i]) {
+        st.leaseRenewalsLate++;
+        continue;
+      }
+      inFlight[i] = 1;
       const p = (async () => {
         try {
           if (deleted.delete(i)) {
@@ -237,7 +250,10 @@ export async function startHollowNodes(opts: HollowNodesOptions): Promise<Hollow
         }
       })();
       renewing.add(p);
-      void p.finally(() => renewing.delete(p));
+      void p.finally(() => {
+        renewing.delete(p);
+        inFlight[i] = 0;
+      });
     }
   };
   const timer = setInterval(tick, tickMs);
