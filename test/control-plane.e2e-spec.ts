@@ -67,7 +67,12 @@ describe('control plane over a real Redis', () => {
 
   before(async () => {
     redis = await TestRedis.start();
-    cp = await startControlPlane({ redisUrl: redis.url, env: { BERTH_BOOKMARK_INTERVAL_MS: '300' } });
+    // The API on its own: controllers would write the Deployments these tests PUT (409s).
+    cp = await startControlPlane({
+      redisUrl: redis.url,
+      env: { BERTH_BOOKMARK_INTERVAL_MS: '300' },
+      extraArgs: ['--controllers', 'none'],
+    });
     k = api(cp.url, cp.token);
   });
 

@@ -72,3 +72,21 @@ describe('work queue', () => {
     q.shutdown();
   });
 });
+
+describe('WorkQueue with a long backlog', () => {
+  test('hands out 20,000 keys in the order they were added, each once', async () => {
+    const seen: string[] = [];
+    const q = new WorkQueue(
+      async (k) => {
+        seen.push(k);
+      },
+      { workers: 1 },
+    );
+    const keys = Array.from({ length: 20_000 }, (_, i) => `k${i}`);
+    for (const k of keys) q.add(k);
+    for (const k of keys.slice(1, 100)) q.add(k); // still queued (k0 is running): no duplicates
+    await q.idle();
+    assert.deepEqual(seen, keys);
+    assert.equal(q.length, 0);
+  });
+});

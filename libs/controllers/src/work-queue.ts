@@ -23,7 +23,9 @@ export interface WorkQueueOptions {
  * requeues. Reconcile reads current state, so coalescing adds loses nothing.
  */
 export class WorkQueue {
-  private readonly queue: string[] = [];
+  /** FIFO of waiting keys: queue[head..] (an index, not shift(), which is O(n) on long queues). */
+  private queue: string[] = [];
+  private head = 0;
   private readonly queued = new Set<string>();
   private readonly running = new Set<string>();
   private readonly dirty = new Set<string>();
@@ -67,7 +69,7 @@ export class WorkQueue {
   }
 
   get length(): number {
-    return this.queue.length;
+    return this.queue.length - this.head;
   }
 
   /** Stops handing out keys and cancels timers; running reconciles see their signal aborted. */
@@ -75,26 +77,31 @@ export class WorkQueue {
     this.abort.abort();
     for (const { t } of this.timers.values()) clearTimeout(t);
     this.timers.clear();
-    this.queue.length = 0;
+    this.queue = [];
+    this.head = 0;
     this.queued.clear();
   }
 
   /** Resolves when nothing is queued or running (timers may still be pending). */
   async idle(): Promise<void> {
-    if (!this.active && !this.queue.length) return;
+    if (!this.active && !this.length) return;
     await new Promise<void>((r) => this.idleWaiters.push(r));
   }
 
   private pump(): void {
     const workers = this.opts.workers ?? 4;
-    while (this.active < workers && this.queue.length) {
-      const key = this.queue.shift()!;
+    while (this.active < workers && this.length) {
+      const key = this.queue[this.head++];
+      if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
+      }
       this.queued.delete(key);
       this.running.add(key);
       this.active++;
       void this.work(key);
     }
-    if (!this.active && !this.queue.length) for (const w of this.idleWaiters.splice(0)) w();
+    if (!this.active && !this.length) for (const w of this.idleWaiters.splice(0)) w();
   }
 
   private async work(key: string): Promise<void> {

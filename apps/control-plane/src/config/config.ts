@@ -48,11 +48,11 @@ export class ServerConfig {
   bookmarkIntervalMs = 10_000;
 
   /**
-   * Which controllers run (on the leader): `*` for all, or a comma list of names; `-name`
-   * removes one (`*,-scheduler`). Names: see CONTROLLER_NAMES in controllers/.
+   * Which controllers run (on the leader): `*` for all, `none`, or a comma list of names; `-name`
+   * removes one (`*,-scheduler`). With none, this process only serves the API (no leader election). Names: see CONTROLLER_NAMES in controllers/.
    */
-  @Matches(/^(\*|-?[a-z]+)(,(\*|-?[a-z]+))*$/, {
-    message: '$property must be "*" or a comma list of controller names (-name disables one)',
+  @Matches(/^(none|(\*|-?[a-z]+)(,(\*|-?[a-z]+))*)$/, {
+    message: '$property must be "*", "none" or a comma list of controller names (-name disables one)',
   })
   controllers = '*';
 

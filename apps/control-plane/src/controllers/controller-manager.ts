@@ -29,9 +29,10 @@ export const CONTROLLER_NAMES = [
   'eventttl',
 ] as const;
 
-/** Which controllers --controllers enables (`*`, `a,b`, `*,-a`). Unknown names are an error. */
+/** Which controllers --controllers enables (`*`, `none`, `a,b`, `*,-a`). Unknown names are an error. */
 export function enabledControllers(flag: string): Set<string> {
   const out = new Set<string>();
+  if (flag === 'none') return out;
   for (const part of flag.split(',').filter(Boolean)) {
     const name = part.replace(/^-/, '');
     if (name !== '*' && !(CONTROLLER_NAMES as readonly string[]).includes(name)) {

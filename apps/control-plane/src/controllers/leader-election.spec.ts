@@ -39,6 +39,7 @@ describe('leader election decisions', () => {
     assert.deepEqual([...enabledControllers('*,-scheduler')].includes('scheduler'), false);
     assert.deepEqual([...enabledControllers('scheduler,replicaset')], ['scheduler', 'replicaset']);
     assert.throws(() => enabledControllers('*,-shceduler'), /unknown controller "shceduler"/);
+    assert.equal(enabledControllers('none').size, 0);
   });
 });
 
