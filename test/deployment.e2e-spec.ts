@@ -293,11 +293,12 @@ describe('deployment controller e2e (controller alone; the test writes ReplicaSe
     await n.postD(deployment('web', 2));
     const rs = await waitFor('the ReplicaSet', async () => (await n.replicaSets('web'))[0]);
     await n.settle(rs);
-    const scale = await ok(k.get('/apis/apps/v1/namespaces/d-scale/deployments/web/scale'), 'scale');
-    await ok(
-      k.put('/apis/apps/v1/namespaces/d-scale/deployments/web/scale', { ...scale, spec: { replicas: 5 } }),
-      'put scale',
+    // As berthctl scale: a merge patch of the scale subresource (no resourceVersion to race with).
+    const scale = await ok(
+      k.patch('/apis/apps/v1/namespaces/d-scale/deployments/web/scale', { spec: { replicas: 5 } }),
+      'patch scale',
     );
+    assert.equal(scale.spec.replicas, 5);
     const scaled = await waitFor('scaled to 5', async () => {
       const cur = (await n.replicaSets('web'))[0];
       return cur.spec.replicas === 5 ? cur : undefined;
