@@ -152,7 +152,10 @@ describe('pod syncer reconcile', () => {
     assert.equal(st.hostIP, '10.0.0.5');
     assert.equal(st.containerStatuses[0].imageID, image.repoDigest);
     assert.equal(st.containerStatuses[0].containerID, `runc://${run.config.id}`);
-    assert.ok(events.includes('Started'));
+    assert.deepEqual(
+      events.filter((e) => e === 'Created' || e === 'Started'),
+      ['Created', 'Started'],
+    );
     // level-triggered: nothing changed, so a second reconcile writes nothing and starts nothing
     syncer.cache.set('default/web', {
       ...pod(),
@@ -212,13 +215,14 @@ describe('pod syncer reconcile', () => {
   });
 
   test('a pod gone from the cache: its containers are stopped with the grace period and its directories removed', async () => {
-    const { syncer, supervisor, volumes } = setup({ have: true });
+    const { syncer, supervisor, volumes, events } = setup({ have: true });
     syncer.cache.set('default/web', pod());
     await syncer.reconcile('default/web');
     assert.ok(existsSync(volumes.podDir('uid-1')));
     syncer.cache.delete('default/web');
     await syncer.reconcile('default/web');
     assert.deepEqual(supervisor.stops, [[containerId('uid-1', 'main'), 5]]);
+    assert.equal(events[events.length - 1], 'Killing', 'kubelet says it stops the container');
     assert.equal(existsSync(volumes.podDir('uid-1')), false);
     assert.equal(syncer.keyOfUID('uid-1'), undefined);
   });

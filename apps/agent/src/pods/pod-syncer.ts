@@ -103,6 +103,7 @@ export class PodSyncer {
     for (const [u, k] of [...this.known]) {
       if (k.key === key && (!pod || u !== uid || pod.metadata.deletionTimestamp)) {
         const grace = pod?.metadata.deletionGracePeriodSeconds ?? k.grace;
+        this.announceStop(key, u);
         await this.teardown(u, grace);
       }
     }
@@ -301,6 +302,17 @@ export class PodSyncer {
     }
   }
 
+  /** Killing events (kubelet's "Stopping container x") for the running containers of a pod going away. */
+  private announceStop(key: string, uid: string): void {
+    const [namespace, name] = key.split('/');
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace, uid } } as Pod;
+    for (const r of this.o.supervisor.list()) {
+      if (r.spec.config.podUID !== uid || r.state !== 'running') continue;
+      const c = r.spec.config.name;
+      this.o.events.record(pod, 'Normal', 'Killing', `Stopping container ${c}`, `spec.containers{${c}}`);
+    }
+  }
+
   /** Events for a container's start, once per run. */
   private announce(pod: Pod, c: ContainerV1, rec: ContainerRecord): void {
     const mark = `${rec.id}#${rec.restartCount}#${rec.state}`;
@@ -308,6 +320,7 @@ export class PodSyncer {
     this.announced.add(mark);
     const field = `spec.containers{${c.name}}`;
     if (rec.state === 'running') {
+      this.o.events.record(pod, 'Normal', 'Created', `Created container ${c.name}`, field);
       this.o.events.record(pod, 'Normal', 'Started', `Started container ${c.name}`, field);
     } else if (rec.state === 'waiting' && rec.reason === 'CrashLoopBackOff') {
       this.o.events.record(
