@@ -71,7 +71,19 @@ class FakeApi {
     ): Promise<KubeObject> => {
       const k = this.key(kind.kind, ns, name);
       this.writes.push({ verb: `patch${opts.subresource ? '/' + opts.subresource : ''}`, path: k, body });
-      if (kind.kind === 'Lease' && this.leaseDelayMs) {
+
+      const cur = this.objects.get(k);
+      if (!cur) throw new ApiError('NotFound', `${name} not found`);
+      return this.put({
+        ...cur,
+        spec: { ...cur.spec, ...body.spec },
+        status: { ...cur.status, ...body.status },
+      });
+    };
+    const update = async (o: KubeObject): Promise<KubeObject> => {
+      const k = this.key(o.kind, o.metadata.namespace, o.metadata.name!);
+      this.writes.push({ verb: 'update', path: k, body: o });
+      if (o.kind === 'Lease' && this.leaseDelayMs) {
         const n = (this.leasesInFlight.get(k) ?? 0) + 1;
         this.leasesInFlight.set(k, n);
         this.maxPerLease = Math.max(this.maxPerLease, n);
@@ -81,12 +93,10 @@ class FakeApi {
         this.leasesInFlight.set(k, this.leasesInFlight.get(k)! - 1);
       }
       const cur = this.objects.get(k);
-      if (!cur) throw new ApiError('NotFound', `${name} not found`);
-      return this.put({
-        ...cur,
-        spec: { ...cur.spec, ...body.spec },
-        status: { ...cur.status, ...body.status },
-      });
+      if (!cur) throw new ApiError('NotFound', `${o.metadata.name} not found`);
+      if (cur.metadata.resourceVersion !== o.metadata.resourceVersion)
+        throw new ApiError('Conflict', 'the object has been modified');
+      return this.put(o);
     };
     const updateStatus = async (o: KubeObject): Promise<KubeObject> => {
       const k = this.key(o.kind, o.metadata.namespace, o.metadata.name!);
@@ -118,7 +128,7 @@ class FakeApi {
     });
     const watch = (kind: KindInfo, _opts: unknown, signal?: AbortSignal) =>
       this.watchEvents(kind.kind, signal);
-    return { create, patch, updateStatus, get, listAll, watch } as unknown as BerthClient;
+    return { create, patch, update, updateStatus, get, listAll, watch } as unknown as BerthClient;
   }
 }
 
@@ -309,6 +319,30 @@ describe('startHollowNodes (fake API)', () => {
       await until('late renewals', () => h.stats().leaseRenewalsLate > 60);
       assert.ok(api.maxLeasesInFlight > 16, `at most ${api.maxLeasesInFlight} renewals were in flight`);
       assert.equal(api.maxPerLease, 1);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('a renewal PUTs the last Lease; after someone else changed it, reads it again and renews', async () => {
+    const api = new FakeApi();
+    const h = await startHollowNodes({
+      client: api.client(),
+      count: 1,
+      prefix: 'h-',
+      heartbeatIntervalMs: 200,
+      log,
+    });
+    try {
+      const lease = api.objects.get('Lease/kube-node-lease/h-0')!;
+      api.put({ ...lease, spec: { ...lease.spec, holderIdentity: 'someone-else' } }); // a new resourceVersion
+      const n = h.stats().leaseRenewals;
+      await until('two more renewals', () => h.stats().leaseRenewals >= n + 2);
+      assert.equal(api.objects.get('Lease/kube-node-lease/h-0')?.spec.holderIdentity, 'h-0');
+      const verbs = api.writes.filter((w) => w.path === 'Lease/kube-node-lease/h-0').map((w) => w.verb);
+      assert.ok(!verbs.includes('patch'), 'renewals are PUTs, not patches');
+      assert.ok(verbs.includes('get'), 'the changed Lease was read again');
+      assert.equal(h.stats().leaseFailures, 0);
     } finally {
       await h.stop();
     }

@@ -4,6 +4,7 @@ import { WorkQueue } from '@berth/controllers';
 import {
   DEFAULT_HOLLOW_CAPACITY,
   HOLLOW_LABEL,
+  HOLLOW_LEASE_DURATION_SECONDS,
   NODE_LEASE_NAMESPACE,
   buildHollowLease,
   buildHollowNode,
@@ -158,6 +159,8 @@ export async function startHollowNodes(opts: HollowNodesOptions): Promise<Hollow
     leaseRenewalsLate: 0,
   };
   const limit = opts.registerConcurrency ?? 16;
+  /** The last Lease object of each node (the next renewal PUTs it with a new renewTime). */
+  const leases = new Map<string, KubeObject>();
 
   // --- registration ---------------------------------------------------------------------------
   try {
@@ -188,19 +191,45 @@ export async function startHollowNodes(opts: HollowNodesOptions): Promise<Hollow
   });
   log.info({ nodes: opts.count, prefix: opts.prefix }, 'hollow nodes registered');
 
+  /**
+   * One renewal as the kubelet does it: PUT of the last Lease we have with a new renewTime (one
+   * read and one write on the server, no patch); on Conflict read it again, on NotFound create it.
+   */
   async function renewLease(name: string): Promise<void> {
-    try {
-      await client.patch(LEASES, NODE_LEASE_NAMESPACE, name, {
-        spec: { holderIdentity: name, renewTime: microTime() },
-      });
-    } catch (e) {
-      if (!is(e, 404)) throw e;
+    let cur = leases.get(name);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (!cur) {
+        try {
+          cur = await client.get(LEASES, NODE_LEASE_NAMESPACE, name);
+        } catch (e) {
+          if (!is(e, 404)) throw e;
+          try {
+            leases.set(name, await client.create(buildHollowLease(name, microTime())));
+            return;
+          } catch (e2) {
+            if (!is(e2, 409)) throw e2;
+            continue; // created meanwhile: read it
+          }
+        }
+      }
+      const { managedFields: _mf, ...metadata } = cur.metadata;
+      void _mf;
+      const spec = {
+        ...cur.spec,
+        holderIdentity: name,
+        leaseDurationSeconds: HOLLOW_LEASE_DURATION_SECONDS,
+        renewTime: microTime(),
+      };
       try {
-        await client.create(buildHollowLease(name, microTime()));
-      } catch (e2) {
-        if (!is(e2, 409)) throw e2; // created meanwhile: renewed at the next round
+        leases.set(name, await client.update({ ...cur, metadata, spec }));
+        return;
+      } catch (e) {
+        if (!is(e, 409) && !is(e, 404)) throw e;
+        leases.delete(name);
+        cur = undefined; // changed or deleted by someone else: read again
       }
     }
+    throw new Error(`lease ${NODE_LEASE_NAMESPACE}/${name}: still conflicting after 3 attempts`);
   }
 
   // --- heartbeats: every tick renews the next slice of nodes, round robin -------------------------
