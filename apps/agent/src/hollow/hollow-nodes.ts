@@ -133,10 +133,11 @@ const keyOf = (o: KubeObject): string => `${o.metadata.namespace ?? ''}/${o.meta
 /**
  * Starts `count` hollow nodes in this process: a simulated runtime for scale tests only (never the
  * default). Registers the Node objects (Ready, fixed capacity, label berth.dev/hollow=true), one
- * Lease per node in kube-node-lease renewed every heartbeat interval (spread over it), and one
- * watch of all pods: each pod bound to one of these nodes is reported Running through /status
- * (bounded concurrency, Conflict answered by re-reading). Resolves once every node is registered
- * and the pod watch has synced.
+ * Lease per node in kube-node-lease renewed every heartbeat interval (spread over it), a watch of
+ * its own Nodes (Ready written back when someone marks it Unknown, a deleted Node registered
+ * again), and one watch of all pods: each pod bound to one of these nodes is reported Running
+ * through /status (bounded concurrency, Conflict answered by re-reading). Resolves once every
+ * node is registered and the pod watch has synced.
  */
 export async function startHollowNodes(opts: HollowNodesOptions): Promise<HollowNodes> {
   const { client, log } = opts;
