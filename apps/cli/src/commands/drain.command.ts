@@ -3,6 +3,7 @@ import { resolveKindName, type KubeObject } from '@berth/api';
 import { listAndWatch } from '@berth/client';
 import { parseDuration } from '../age';
 import { CommandContext, isNotFound } from '../context';
+import { deadline } from '../deadline';
 import { CliError, EXIT, UsageError } from '../errors';
 import type { CliIO } from '../io';
 import { setUnschedulable } from './cordon.command';
@@ -169,22 +170,13 @@ async function waitDeleted(
     pending.delete(uid);
     ctx.out(`pod/${p.metadata.name} deleted\n`);
   };
-  const ac = new AbortController();
-  const onAbort = () => ac.abort();
-  signal?.addEventListener('abort', onAbort, { once: true });
-  let timedOut = false;
-  const timer = timeoutMs
-    ? setTimeout(() => {
-        timedOut = true;
-        ac.abort();
-      }, timeoutMs)
-    : undefined;
+  const dl = deadline(signal, timeoutMs);
   try {
     for await (const ev of listAndWatch(
       ctx.client,
       PODS,
       { fieldSelector: `spec.nodeName=${node}` },
-      ac.signal,
+      dl.signal,
     )) {
       if (ev.type === 'SYNC') {
         const present = new Set(ev.items.map((p) => p.metadata.uid ?? podId(p)));
@@ -193,10 +185,9 @@ async function waitDeleted(
       if (!pending.size) return;
     }
   } finally {
-    if (timer) clearTimeout(timer);
-    signal?.removeEventListener('abort', onAbort);
+    dl.dispose();
   }
-  if (timedOut)
+  if (dl.timedOut)
     throw new CliError(
       `unable to drain node "${node}": timed out after ${timeoutText} waiting for pods to be deleted: ${[
         ...pending.values(),

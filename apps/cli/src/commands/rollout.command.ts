@@ -3,6 +3,7 @@ import { ApiError, resolveKindName, type KindInfo, type KubeObject } from '@bert
 import { listAndWatch } from '@berth/client';
 import { parseDuration } from '../age';
 import { CommandContext, kindArg, splitKindSlashName } from '../context';
+import { deadline } from '../deadline';
 import { CliError, EXIT, UsageError } from '../errors';
 import type { CliIO } from '../io';
 import { formatTable, qualifiedName } from '../printers';
@@ -223,22 +224,13 @@ export async function runStatus(
   };
   if (report(first) || !watch) return EXIT.OK;
 
-  const ac = new AbortController();
-  const onAbort = () => ac.abort();
-  signal?.addEventListener('abort', onAbort, { once: true });
-  let timedOut = false;
-  const timer = timeoutMs
-    ? setTimeout(() => {
-        timedOut = true;
-        ac.abort();
-      }, timeoutMs)
-    : undefined;
+  const dl = deadline(signal, timeoutMs);
   try {
     for await (const ev of listAndWatch(
       ctx.client,
       DEPLOYMENTS,
       { namespace, fieldSelector: `metadata.name=${name}` },
-      ac.signal,
+      dl.signal,
     )) {
       let d: KubeObject | undefined;
       if (ev.type === 'SYNC') {
@@ -250,10 +242,9 @@ export async function runStatus(
       if (d && report(d)) return EXIT.OK;
     }
   } finally {
-    if (timer) clearTimeout(timer);
-    signal?.removeEventListener('abort', onAbort);
+    dl.dispose();
   }
-  if (timedOut)
+  if (dl.timedOut)
     throw new CliError(
       `timed out waiting for deployment "${name}" rollout to finish (--timeout ${flags.timeout})`,
       EXIT.FAILURE,

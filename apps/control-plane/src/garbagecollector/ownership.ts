@@ -4,19 +4,13 @@
  * dropped while others remain; an owner deleted with the `orphan` finalizer first has its
  * dependents released; one deleted with `foregroundDeletion` waits until its dependents are gone.
  */
-import type { KubeObject } from '@berth/api';
+import type { KubeObject, OwnerReference } from '@berth/api';
 
 export const FINALIZER_ORPHAN = 'orphan';
 export const FINALIZER_FOREGROUND = 'foregroundDeletion';
 
-export interface OwnerRef {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
-}
+/** An ownerReference as stored (libs/api's OwnerReference). */
+export type OwnerRef = OwnerReference;
 
 export type OwnerState = 'present' | 'absent' | 'unknown';
 

@@ -5,16 +5,9 @@
  * reports Ready again the taints go. Times are this controller's own clock: a heartbeat counts
  * from when we saw it change, never from the agent's timestamps (no cross-host clock comparison).
  */
-import type { KubeObject } from '@berth/api';
+import type { KubeObject, NodeConditionV1 } from '@berth/api';
 
-export interface NodeCondition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  lastHeartbeatTime?: string;
-  lastTransitionTime?: string;
-  reason?: string;
-  message?: string;
-}
+export type NodeCondition = NodeConditionV1;
 
 export interface Taint {
   key: string;
