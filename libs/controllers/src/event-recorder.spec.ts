@@ -96,4 +96,26 @@ describe('EventRecorder', () => {
     assert.equal(errors.length, 1);
     assert.match(errors[0], /Started for Pod ns\/p/);
   });
+
+  test('past 10 different messages for one object and reason, the rest share one combined Event', async () => {
+    const sink = new FakeSink();
+    const rs: KubeObject = {
+      apiVersion: 'apps/v1',
+      kind: 'ReplicaSet',
+      metadata: { name: 'web-1', namespace: 'ns', uid: 'rs1' },
+    };
+    const r = new EventRecorder(sink, { component: 'test' });
+    for (let i = 1; i <= 15; i++)
+      await r.record(rs, 'Normal', 'SuccessfulCreate', `Created pod: web-1-p${i}`);
+    assert.equal(sink.writes.filter((w) => w.startsWith('create')).length, 11);
+    assert.equal(sink.writes.filter((w) => w.startsWith('update')).length, 4);
+    const combined = [...sink.stored.values()].filter((e) => String(e.message).startsWith('(combined'));
+    assert.equal(combined.length, 1);
+    assert.equal(combined[0].count, 5);
+    assert.equal(combined[0].message, '(combined from similar events): Created pod: web-1-p15');
+    // A repeat of a message seen before the threshold still bumps its own Event.
+    await r.record(rs, 'Normal', 'SuccessfulCreate', 'Created pod: web-1-p3');
+    const p3 = [...sink.stored.values()].find((e) => e.message === 'Created pod: web-1-p3');
+    assert.equal(p3?.count, 2);
+  });
 });

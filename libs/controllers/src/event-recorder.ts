@@ -17,6 +17,11 @@ export interface EventRecorderOptions {
   host?: string;
   /** Identical events seen again within this window update count/lastTimestamp; default 10 min. */
   aggregateWindowMs?: number;
+  /**
+   * Past this many distinct messages for one object + type + reason within the window, further
+   * ones update one "(combined from similar events): ..." Event; default 10 (Kubernetes').
+   */
+  maxSimilar?: number;
   /** How many distinct events are remembered for aggregation; default 4096. */
   cacheSize?: number;
   onError?: (msg: string, err: unknown) => void;
@@ -34,13 +39,16 @@ interface Seen {
 const timestamp = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 /**
- * Records Events about objects, aggregated as kubelet's recorder does: an event with the same
+ * Records Events about objects, aggregated as Kubernetes' recorder does: an event with the same
  * object, reason, message, type and field path as one written within the window updates that
- * Event (count + 1, lastTimestamp) instead of creating another. Best effort: a failed write is
+ * Event (count + 1, lastTimestamp) instead of creating another; past `maxSimilar` different
+ * messages for one object and reason, the rest share one combined Event. Best effort: a failed write is
  * reported through onError, never thrown.
  */
 export class EventRecorder {
   private readonly seen = new Map<string, Seen>();
+  /** Distinct messages per object + type + reason within the window. */
+  private readonly similar = new Map<string, { messages: Set<string>; sinceMs: number }>();
 
   constructor(
     private readonly sink: EventSink,
@@ -57,20 +65,36 @@ export class EventRecorder {
   ): Promise<void> {
     const now = this.o.now?.() ?? new Date();
     const ns = obj.metadata.namespace || 'default';
-    const key = [
+    const similarKey = [
       obj.metadata.uid ?? `${obj.kind}/${ns}/${obj.metadata.name}`,
       fieldPath ?? '',
       type,
       reason,
-      message,
     ].join('\u0000');
+    let key = `${similarKey}\u0000${message}`;
     const window = this.o.aggregateWindowMs ?? 600_000;
+    if (!this.seen.has(key)) {
+      // Many different messages with one reason for one object ("Created pod: x" for each pod of
+      // a ReplicaSet): past a threshold they go into one "combined" Event, as Kubernetes'
+      // event correlator does, instead of one write each.
+      let sim = this.similar.get(similarKey);
+      if (!sim || now.getTime() - sim.sinceMs >= window) {
+        sim = { messages: new Set(), sinceMs: now.getTime() };
+        this.similar.set(similarKey, sim);
+        this.trimSimilar();
+      }
+      sim.messages.add(message);
+      if (sim.messages.size > (this.o.maxSimilar ?? 10)) {
+        key = `${similarKey}\u0000(combined)`;
+        message = `(combined from similar events): ${message}`;
+      }
+    }
     const prev = this.seen.get(key);
     if (prev && now.getTime() - prev.lastSeenMs < window) {
       prev.lastSeenMs = now.getTime();
       this.seen.delete(key);
       this.seen.set(key, prev); // most recently used last
-      prev.chain = prev.chain.then(() => this.bump(key, prev, now));
+      prev.chain = prev.chain.then(() => this.bump(key, prev, now, message));
       return prev.chain;
     }
     const ev: KubeObject = {
@@ -111,10 +135,11 @@ export class EventRecorder {
     return entry.chain;
   }
 
-  private async bump(key: string, entry: Seen, now: Date): Promise<void> {
+  private async bump(key: string, entry: Seen, now: Date, message: string): Promise<void> {
     if (this.seen.get(key) !== entry) return;
     const next: KubeObject = {
       ...entry.event,
+      message,
       metadata: { ...entry.event.metadata },
       count: ((entry.event.count as number | undefined) ?? 1) + 1,
       lastTimestamp: timestamp(now),
@@ -142,6 +167,11 @@ export class EventRecorder {
       this.seen.delete(key);
       this.o.onError?.(`event ${String(next.reason)} not updated`, err);
     }
+  }
+
+  private trimSimilar(): void {
+    const max = this.o.cacheSize ?? 4096;
+    while (this.similar.size > max) this.similar.delete(this.similar.keys().next().value as string);
   }
 
   private trim(): void {
