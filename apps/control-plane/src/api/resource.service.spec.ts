@@ -172,3 +172,40 @@ test('scale reads and writes spec.replicas; a stale resourceVersion is 409 and a
   const store = (svc as unknown as { store: MemoryStore }).store;
   assert.equal((await store.get(DEPLOY, 'default', 'web')).spec.replicas, 4);
 });
+
+test('a status write checks only identity and the shape of .status; the stored spec stays', async () => {
+  const { svc } = await setup();
+  const d = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'web' },
+    spec: {
+      selector: { matchLabels: { app: 'web' } },
+      template: {
+        metadata: { labels: { app: 'web' } },
+        spec: { containers: [{ name: 'c', image: 'busybox' }] },
+      },
+    },
+  };
+  await svc.create(route('/apis/apps/v1/namespaces/default/deployments'), json(d), 'application/json', {});
+  const statusRoute = route('/apis/apps/v1/namespaces/default/deployments/web/status');
+  // A body whose spec would not validate (the store ignores it on /status) still writes status.
+  const r = await svc.update(
+    statusRoute,
+    json({ ...d, spec: { replicas: 'many' }, status: { replicas: 3 } }),
+    'application/json',
+    {},
+  );
+  assert.equal((r.body as KubeObject & { status: { replicas: number } }).status.replicas, 3);
+  assert.deepEqual((r.body as KubeObject & { spec: { selector: unknown } }).spec.selector, d.spec.selector);
+  // A status that is not an object is refused with its field.
+  await assert.rejects(
+    svc.update(statusRoute, json({ ...d, status: 'ok' }), 'application/json', {}),
+    (e: unknown) => code(e) === 422 && (e as ApiError).details?.causes?.[0]?.field === 'status',
+  );
+  // So is a body for another kind.
+  await assert.rejects(
+    svc.update(statusRoute, json({ ...d, kind: 'ReplicaSet' }), 'application/json', {}),
+    (e: unknown) => code(e) === 400,
+  );
+});
