@@ -118,4 +118,14 @@ describe('EventRecorder', () => {
     const p3 = [...sink.stored.values()].find((e) => e.message === 'Created pod: web-1-p3');
     assert.equal(p3?.count, 2);
   });
+
+  test('a burst of repeats is written as one update carrying the whole count', async () => {
+    const sink = new FakeSink();
+    const r = new EventRecorder(sink, { component: 'test' });
+    await r.record(pod, 'Warning', 'Unhealthy', 'Readiness probe failed');
+    await Promise.all(
+      Array.from({ length: 20 }, () => r.record(pod, 'Warning', 'Unhealthy', 'Readiness probe failed')),
+    );
+    assert.deepEqual(sink.writes, ['create Unhealthy count=1', 'update Unhealthy count=21']);
+  });
 });

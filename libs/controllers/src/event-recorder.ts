@@ -34,6 +34,8 @@ interface Seen {
   lastSeenMs: number;
   /** Writes for one key are chained so counts never go backwards. */
   chain: Promise<void>;
+  /** Occurrences not written yet: one update carries all that came while the last write ran. */
+  pending?: { count: number; message: string; at: Date };
 }
 
 const timestamp = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -42,7 +44,8 @@ const timestamp = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
  * Records Events about objects, aggregated as Kubernetes' recorder does: an event with the same
  * object, reason, message, type and field path as one written within the window updates that
  * Event (count + 1, lastTimestamp) instead of creating another; past `maxSimilar` different
- * messages for one object and reason, the rest share one combined Event. Best effort: a failed write is
+ * messages for one object and reason, the rest share one combined Event. Occurrences that come
+ * while the previous write for their Event runs are written together (one update, count + n). Best effort: a failed write is
  * reported through onError, never thrown.
  */
 export class EventRecorder {
@@ -94,7 +97,14 @@ export class EventRecorder {
       prev.lastSeenMs = now.getTime();
       this.seen.delete(key);
       this.seen.set(key, prev); // most recently used last
-      prev.chain = prev.chain.then(() => this.bump(key, prev, now, message));
+      if (prev.pending) {
+        prev.pending.count++;
+        prev.pending.message = message;
+        prev.pending.at = now;
+        return prev.chain;
+      }
+      prev.pending = { count: 1, message, at: now };
+      prev.chain = prev.chain.then(() => this.bump(key, prev));
       return prev.chain;
     }
     const ev: KubeObject = {
@@ -135,13 +145,16 @@ export class EventRecorder {
     return entry.chain;
   }
 
-  private async bump(key: string, entry: Seen, now: Date, message: string): Promise<void> {
-    if (this.seen.get(key) !== entry) return;
+  private async bump(key: string, entry: Seen): Promise<void> {
+    const p = entry.pending;
+    entry.pending = undefined;
+    if (!p || this.seen.get(key) !== entry) return;
+    const now = p.at;
     const next: KubeObject = {
       ...entry.event,
-      message,
+      message: p.message,
       metadata: { ...entry.event.metadata },
-      count: ((entry.event.count as number | undefined) ?? 1) + 1,
+      count: ((entry.event.count as number | undefined) ?? 1) + p.count,
       lastTimestamp: timestamp(now),
     };
     delete next.metadata.resourceVersion;
@@ -154,7 +167,7 @@ export class EventRecorder {
         const fresh: KubeObject = {
           ...next,
           metadata: { name: next.metadata.name, namespace: next.metadata.namespace },
-          count: 1,
+          count: p.count,
           firstTimestamp: timestamp(now),
         };
         try {
