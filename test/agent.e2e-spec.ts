@@ -424,7 +424,12 @@ describe(
           return seen.has('ErrImagePull') && seen.has('ImagePullBackOff');
         },
         30_000,
-      );
+      ).catch(async (e: Error) => {
+        const st = JSON.stringify((await getPod('late')).status);
+        throw new Error(
+          `${e.message}; seen ${[...seen].join(',')}; status ${st}; agent: ${agent.proc.output.slice(-3000)}`,
+        );
+      });
       assert.equal((await getPod('late')).status.phase, 'Pending');
       const events = (await k.get('/api/v1/namespaces/default/events')).body.items.filter(
         (e: any) => e.involvedObject.name === 'late',

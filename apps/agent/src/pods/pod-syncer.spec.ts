@@ -178,10 +178,20 @@ describe('pod syncer reconcile', () => {
     assert.equal(last().reason, 'ErrImagePull');
     assert.match(last().message, /manifest unknown/);
     assert.ok(events.includes('Pulling') && events.includes('Failed'));
+    // A reconcile right away (our own status write coming back on the watch) keeps ErrImagePull
+    // for the first half of the wait, without pulling.
+    const writesBefore = writes.length;
     const r2 = await syncer.reconcile('default/web');
     assert.equal(pulls.length, 1, 'no pull while backing off');
+    assert.equal(last().reason, 'ErrImagePull');
+    assert.equal(writes.length, writesBefore, 'nothing changed, nothing written');
+    assert.ok(r2 && r2.requeueAfterMs! > 0 && r2.requeueAfterMs! <= r1.requeueAfterMs!);
+    // Half way through: ImagePullBackOff, still no pull.
+    await new Promise((r) => setTimeout(r, r2.requeueAfterMs! + 5));
+    const r3 = await syncer.reconcile('default/web');
+    assert.equal(pulls.length, 1, 'no pull while backing off');
     assert.equal(last().reason, 'ImagePullBackOff');
-    assert.ok(r2 && r2.requeueAfterMs! > 0);
+    assert.ok(r3 && r3.requeueAfterMs! > 0);
     assert.equal(supervisor.runs.length, 0);
   });
 

@@ -59,6 +59,10 @@ interface PullState {
   attempts: number;
   nextAt: number;
   message: string;
+  /** Until then the failure is shown as ErrImagePull, after it as ImagePullBackOff. */
+  errorUntil?: number;
+  /** The ErrImagePull message. */
+  errorMessage?: string;
 }
 
 type ImageResult =
@@ -340,6 +344,13 @@ export class PodSyncer {
     const field = `spec.containers{${c.name}}`;
     const now = Date.now();
     const st = this.pulls.get(id);
+    // A reconcile triggered meanwhile (e.g. by our own status write coming back on the watch)
+    // keeps showing ErrImagePull for the first half of the wait, as kubelet's periodic sync would.
+    if (st?.errorUntil && now < st.errorUntil)
+      return {
+        waiting: { reason: 'ErrImagePull', message: st.errorMessage ?? st.message },
+        requeueAfterMs: st.errorUntil - now,
+      };
     if (st && now < st.nextAt)
       return {
         waiting: {
@@ -389,11 +400,14 @@ export class PodSyncer {
       const { initialDelayMs, maxDelayMs } = this.o.pullBackoff;
       const delay = Math.min(maxDelayMs, Math.max(1, initialDelayMs) * 2 ** Math.min(attempts - 1, 30));
       const message = `Failed to pull image "${c.image}": ${(e as Error).message}`;
+      const failedAt = Date.now();
       this.pulls.set(id, {
         uid: pod.metadata.uid!,
         attempts,
-        nextAt: Date.now() + delay,
+        nextAt: failedAt + delay,
         message: (e as Error).message,
+        errorUntil: failedAt + Math.max(1, Math.floor(delay / 2)),
+        errorMessage: message,
       });
       this.o.events.record(pod, 'Warning', 'Failed', message, field);
       this.o.log.warn(
