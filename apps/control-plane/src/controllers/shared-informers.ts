@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { setMaxListeners } from 'node:events';
 import type { KindInfo, KubeObject } from '@berth/api';
 import { Informer } from '@berth/controllers';
 import { RESOURCE_STORE, type ResourceStore } from '@berth/store';
@@ -20,7 +21,10 @@ export class SharedInformers {
   constructor(
     @Inject(RESOURCE_STORE) private readonly store: ResourceStore,
     @Inject(LOGGER) private readonly log: Logger,
-  ) {}
+  ) {
+    // One abort listener per kind's watch: more than Node's default warning threshold of 10.
+    setMaxListeners(0, this.abort.signal);
+  }
 
   for<T extends KubeObject = KubeObject>(kind: KindInfo): Informer<T> {
     let inf = this.informers.get(kind.resource);
