@@ -1,5 +1,6 @@
 import { ApiError, type KindInfo, type KubeObject, type WatchEvent } from '@berth/api';
 import type { BerthClient } from './client';
+import { sleep } from '@berth/controllers';
 import { ConnectionError } from './http';
 
 export interface ListAndWatchOptions {
@@ -25,19 +26,6 @@ function isRetryable(e: unknown): boolean {
   if (e instanceof ConnectionError) return true;
   if (e instanceof ApiError) return e.code >= 500 || e.code === 429;
   return false;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 /**

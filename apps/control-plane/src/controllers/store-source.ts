@@ -1,19 +1,6 @@
 import { ApiError, type KindInfo, type KubeObject } from '@berth/api';
-import type { SourceEvent } from '@berth/controllers';
+import { sleep, type SourceEvent } from '@berth/controllers';
 import type { ResourceStore } from '@berth/store';
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 /**
  * An informer source over the store itself (controllers run in the API server's process, so they

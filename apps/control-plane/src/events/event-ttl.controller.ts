@@ -1,5 +1,6 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { ApiError, kindFor, type KindInfo } from '@berth/api';
+import { sleep } from '@berth/controllers';
 import type { ResourceStore } from '@berth/store';
 import type { Logger } from 'pino';
 import { SERVER_CONFIG, type ServerConfig } from '../config/config';
@@ -38,10 +39,7 @@ export class EventTtlController implements Controller, OnModuleInit {
       } catch (e) {
         this.log.warn({ err: (e as Error).message }, 'event ttl: sweep failed');
       }
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, every);
-        signal.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
-      });
+      await sleep(every, signal);
     }
   }
 
