@@ -17,6 +17,7 @@ const aliases = {
   '@berth/client': 'libs/client/src',
   '@berth/oci': 'libs/oci/src',
   '@berth/controllers': 'libs/controllers/src',
+  '@berth/sync': 'libs/sync/src',
   '@berth/testing': 'test/harness',
 };
 
