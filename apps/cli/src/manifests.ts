@@ -1,9 +1,7 @@
 import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import { ManifestError, parseManifests, type ParsedManifest } from '@berth/api';
+import { applyOrder, manifestFiles } from '@berth/sync';
 import { CliError, EXIT } from './errors';
-
-const MANIFEST_EXT = new Set(['.yaml', '.yml', '.json']);
 
 /** A file that could not be read or parsed, with where (file:line:col) when known. */
 export interface ManifestFailure {
@@ -37,26 +35,9 @@ export async function collectFiles(args: string[], recursive: boolean): Promise<
       out.push(arg);
       continue;
     }
-    const found: string[] = [];
-    await walk(arg, recursive, found);
-    out.push(...found.sort());
+    out.push(...(await manifestFiles(arg, recursive)));
   }
   return out;
-}
-
-async function walk(dir: string, recursive: boolean, acc: string[]): Promise<void> {
-  const entries = await fs.readdir(dir, { withFileTypes: true });
-  for (const e of entries) {
-    if (e.name.startsWith('.')) continue;
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) {
-      if (recursive) await walk(p, recursive, acc);
-    } else if (MANIFEST_EXT.has(path.extname(e.name).toLowerCase())) {
-      let isFile = e.isFile();
-      if (e.isSymbolicLink()) isFile = (await fs.stat(p).catch(() => undefined))?.isFile() ?? false;
-      if (isFile) acc.push(p);
-    }
-  }
 }
 
 export interface ReadResult {
@@ -90,16 +71,5 @@ export async function readManifests(files: string[], readStdin: () => Promise<st
   return { manifests, failures };
 }
 
-const FIRST_KINDS = ['Namespace', 'ConfigMap', 'Secret'];
-
-/** Namespaces, then ConfigMaps, then Secrets, then everything else, each group in file order. */
-export function applyOrder<T extends { object: { kind?: string } }>(items: T[]): T[] {
-  const rank = (t: T) => {
-    const i = FIRST_KINDS.indexOf(t.object.kind ?? '');
-    return i < 0 ? FIRST_KINDS.length : i;
-  };
-  return items
-    .map((t, i) => ({ t, i }))
-    .sort((a, b) => rank(a.t) - rank(b.t) || a.i - b.i)
-    .map((x) => x.t);
-}
+/** The order apply uses (shared with the GitOps sync): Namespaces, ConfigMaps, Secrets, the rest. */
+export { applyOrder };

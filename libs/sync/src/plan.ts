@@ -75,6 +75,14 @@ export function entryOf(s: SourceObject): InventoryEntry {
   };
 }
 
+/** Namespaces, then ConfigMaps, then Secrets, then everything else, each group in the given order. */
+export function applyOrder<T extends { object: { kind?: string } }>(items: T[]): T[] {
+  return items
+    .map((t, i) => ({ t, i }))
+    .sort((a, b) => rank(a.t.object.kind ?? '') - rank(b.t.object.kind ?? '') || a.i - b.i)
+    .map((x) => x.t);
+}
+
 export function planSync(input: PlanInput): SyncPlan {
   const seen = new Map<string, SourceObject>();
   const duplicates: SyncPlan['duplicates'] = [];
@@ -84,10 +92,7 @@ export function planSync(input: PlanInput): SyncPlan {
     if (first) duplicates.push({ ref: k, file: s.file, first: first.file });
     else seen.set(k, s);
   }
-  const apply = [...seen.values()]
-    .map((s, i) => ({ s, i }))
-    .sort((a, b) => rank(a.s.object.kind) - rank(b.s.object.kind) || a.i - b.i)
-    .map((x) => x.s);
+  const apply = applyOrder([...seen.values()]);
 
   const broken = new Set(input.brokenFiles);
   const held: InventoryEntry[] = [];
