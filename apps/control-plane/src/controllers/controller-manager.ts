@@ -4,6 +4,7 @@ import {
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { RESOURCE_STORE, type ResourceStore } from '@berth/store';
 import type { Logger } from 'pino';
@@ -49,6 +50,15 @@ export function enabledControllers(flag: string): Set<string> {
   return out;
 }
 
+/**
+ * This process's holder identity: host and port (a restarted control plane on the same address
+ * takes its own lease back at once, and two live ones cannot share an address); with --port 0 the
+ * port is not known up front, so a random suffix keeps two such processes apart.
+ */
+export function leaderIdentity(host: string, port: number): string {
+  return port ? `${host}_${port}` : `${host}_${randomBytes(4).toString('hex')}`;
+}
+
 export const LEADER_LEASE_NAMESPACE = 'kube-system';
 export const LEADER_LEASE_NAME = 'berth-controller-manager';
 
@@ -74,7 +84,7 @@ export class ControllerManager implements OnApplicationBootstrap, BeforeApplicat
     this.enabled = enabledControllers(config.controllers);
     this.elector = new LeaderElector({
       store,
-      identity: `${hostname()}_${config.port}`,
+      identity: leaderIdentity(hostname(), config.port),
       namespace: LEADER_LEASE_NAMESPACE,
       name: LEADER_LEASE_NAME,
       leaseDurationMs: config.leaderLeaseDurationMs,

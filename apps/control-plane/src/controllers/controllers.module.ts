@@ -2,9 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { kindFor, type KindInfo } from '@berth/api';
 import { EventRecorder } from '@berth/controllers';
 import { RESOURCE_STORE, type ResourceStore } from '@berth/store';
-import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { SERVER_CONFIG, type ServerConfig } from '../config/config';
 import { LOGGER } from '../logging/logger';
 import { ControllerManager } from './controller-manager';
 import { FencedStore } from './fenced-store';
@@ -35,8 +33,8 @@ const EVENT_KIND = kindFor('v1', 'Event') as KindInfo;
     },
     {
       provide: EVENT_RECORDER,
-      inject: [CONTROLLER_STORE, LOGGER, SERVER_CONFIG],
-      useFactory: (store: ResourceStore, log: Logger, cfg: ServerConfig) =>
+      inject: [CONTROLLER_STORE, LOGGER, ControllerManager],
+      useFactory: (store: ResourceStore, log: Logger, m: ControllerManager) =>
         new EventRecorder(
           {
             create: (ev) => store.create(EVENT_KIND, ev),
@@ -44,7 +42,7 @@ const EVENT_KIND = kindFor('v1', 'Event') as KindInfo;
           },
           {
             component: 'berth-controller-manager',
-            host: `${hostname()}_${cfg.port}`,
+            host: m.elector.fence.holder,
             onError: (msg, err) => log.warn({ err: (err as Error).message }, msg),
           },
         ),

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { KubeObject } from '@berth/api';
 import { MemoryStore } from '../testing/memory-store';
 import { decide, LEASE_KIND, LeaderElector, microTime } from './leader-election';
-import { enabledControllers } from './controller-manager';
+import { enabledControllers, leaderIdentity } from './controller-manager';
 
 const lease = (holder: string, rv: string, seconds = 15): KubeObject => ({
   apiVersion: 'coordination.k8s.io/v1',
@@ -29,6 +29,13 @@ describe('leader election decisions', () => {
     );
     assert.equal(decide(l, 'me', 15_000, { resourceVersion: '7', atMs: 0 }, 15_000), 'wait');
     assert.equal(decide(l, 'me', 15_001, { resourceVersion: '7', atMs: 0 }, 15_000), 'acquire');
+  });
+
+  test('holder identities: host_port, and distinct random ones when the port is chosen at start', () => {
+    assert.equal(leaderIdentity('vm', 6443), 'vm_6443');
+    const a = leaderIdentity('vm', 0);
+    assert.match(a, /^vm_[0-9a-f]{8}$/);
+    assert.notEqual(a, leaderIdentity('vm', 0));
   });
 
   test('Lease times carry microseconds', () => {
