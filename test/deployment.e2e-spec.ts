@@ -21,15 +21,10 @@ import {
   type ControlPlane,
   type TestAgent,
   type TestRegistry,
+  ok,
 } from '@berth/testing';
 
 const REVISION = 'deployment.kubernetes.io/revision';
-
-async function ok(res: Promise<{ status: number; body: any }>, what: string): Promise<any> {
-  const r = await res;
-  assert.ok(r.status >= 200 && r.status < 300, `${what}: HTTP ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body;
-}
 
 function deployment(
   name: string,

@@ -19,13 +19,8 @@ import {
   type ControlPlane,
   type TestAgent,
   type TestRegistry,
+  ok,
 } from '@berth/testing';
-
-async function ok(res: Promise<{ status: number; body: any }>, what: string): Promise<any> {
-  const r = await res;
-  assert.ok(r.status >= 200 && r.status < 300, `${what}: HTTP ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body;
-}
 
 const iso = (ms = Date.now()) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 

@@ -18,6 +18,7 @@ import {
   type OpenWatch,
   type TestAgent,
   type TestRegistry,
+  ok,
 } from '@berth/testing';
 
 const SCHEDULER_ONLY = ['--controllers', 'scheduler'];
@@ -91,12 +92,6 @@ function podObject(
       ...(o.nodeSelector ? { nodeSelector: o.nodeSelector } : {}),
     },
   };
-}
-
-async function ok(res: Promise<{ status: number; body: any }>, what: string): Promise<any> {
-  const r = await res;
-  assert.ok(r.status >= 200 && r.status < 300, `${what}: HTTP ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body;
 }
 
 /** Test helpers over one control plane's API. */

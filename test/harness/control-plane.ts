@@ -176,6 +176,14 @@ export function api(url: string, token: string): ApiCaller {
   });
 }
 
+/** Awaits an API call and returns its body; any status outside 2xx fails with `what`, the status and the body. */
+export async function ok(res: Promise<ApiResponse>, what: string): Promise<any> {
+  const r = await res;
+  if (r.status < 200 || r.status >= 300)
+    throw new Error(`${what}: HTTP ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
 export interface WatchEventLine {
   type: string;
   object: any;
