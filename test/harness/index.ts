@@ -7,3 +7,4 @@ export * from './registry';
 export * from './images';
 export * from './agent';
 export * from './wait';
+export * from './kubectl';
