@@ -11,6 +11,7 @@ import { registerImages } from './commands/images.command';
 import { registerLogs } from './commands/logs.command';
 import { registerRollout } from './commands/rollout.command';
 import { registerScale } from './commands/scale.command';
+import { registerSync } from './commands/sync.command';
 import { registerUp } from './commands/up.command';
 import { CLI_VERSION, registerVersion } from './commands/version.command';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor, hintFor, messageOf } from './errors';
@@ -57,6 +58,7 @@ ${EXIT_CODES_HELP}`,
   registerDrain(program, io, setExit);
   registerEvents(program, io, setExit);
   registerLogs(program, io, setExit);
+  registerSync(program, io, setExit);
   registerImages(program, io, setExit);
   registerConfig(program, io, setExit);
   registerUp(program, io, setExit);

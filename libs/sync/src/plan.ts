@@ -4,7 +4,7 @@
  * inventory-based (as kubectl's ApplySet or Flux's inventory): only objects this sync recorded are
  * ever deleted, never a guess from labels across the cluster.
  */
-import type { KubeObject } from '@berth/api';
+import type { KubeObject, ParsedManifest } from '@berth/api';
 
 /** One object as recorded in a sync's inventory. */
 export interface InventoryEntry {
@@ -21,6 +21,8 @@ export interface SourceObject {
   object: KubeObject;
   /** Relative to the synced directory. */
   file: string;
+  /** The parsed manifest it came from (for file:line in errors), when read from a file. */
+  manifest?: ParsedManifest;
 }
 
 export interface PlanInput {

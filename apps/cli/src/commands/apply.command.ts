@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
-import { ApiError, formatCause, kindFor, validate, type KubeObject, type ParsedManifest } from '@berth/api';
+import { ApiError, formatCause, kindFor, type ParsedManifest } from '@berth/api';
+import { applyObject, checkManifest, locationOf } from '@berth/sync';
 import { CommandContext, collect, isNotFound } from '../context';
 import { CliError, EXIT, exitCodeFor, messageOf } from '../errors';
 import type { CliIO } from '../io';
@@ -12,37 +13,6 @@ export interface ApplyFlags {
   filename: string[];
   recursive?: boolean;
   dryRun?: DryRun;
-}
-
-/** Fields the server owns; two objects that differ only there are the same desired state. */
-function comparable(o: KubeObject): unknown {
-  const { resourceVersion: _rv, managedFields: _mf, generation: _g, ...meta } = o.metadata ?? {};
-  return { ...o, metadata: meta };
-}
-
-function sameObject(a: KubeObject, b: KubeObject): boolean {
-  return JSON.stringify(comparable(a)) === JSON.stringify(comparable(b));
-}
-
-function where(m: ParsedManifest): string {
-  const p = m.position('metadata.name') ?? m.position('');
-  return p ? `${m.file ?? ''}:${p.line}:${p.col}` : (m.file ?? '');
-}
-
-/**
- * Fills the namespace of a namespaced object from -n (or the context); an object whose own
- * namespace differs from an explicit -n is an error, as in kubectl.
- */
-function setNamespace(m: ParsedManifest, ctx: CommandContext): string | undefined {
-  const kind = kindFor(m.object.apiVersion, m.object.kind);
-  if (!kind?.namespaced || typeof m.object.metadata !== 'object' || m.object.metadata === null)
-    return undefined;
-  const own = m.object.metadata.namespace;
-  const flag = ctx.namespaceFlag;
-  if (own && flag && own !== flag)
-    return `${where(m)}: metadata.namespace: the namespace from the object ("${own}") does not match the namespace given with -n ("${flag}")`;
-  if (!own) m.object.metadata.namespace = ctx.namespace;
-  return undefined;
 }
 
 export async function runApply(ctx: CommandContext, flags: ApplyFlags): Promise<number> {
@@ -62,15 +32,9 @@ export async function runApply(ctx: CommandContext, flags: ApplyFlags): Promise<
   }
   const valid: ParsedManifest[] = [];
   for (const m of manifests) {
-    const nsProblem = setNamespace(m, ctx);
-    if (nsProblem) {
-      ctx.err(nsProblem + '\n');
-      codes.push(EXIT.INVALID);
-      continue;
-    }
-    const causes = validate(m.object);
-    if (causes.length) {
-      for (const c of causes) ctx.err(formatCause(m, c) + '\n');
+    const problems = checkManifest(m, { namespace: ctx.namespace, namespaceFlag: ctx.namespaceFlag });
+    if (problems.length) {
+      for (const p of problems) ctx.err(p + '\n');
       codes.push(EXIT.INVALID);
       continue;
     }
@@ -83,26 +47,22 @@ export async function runApply(ctx: CommandContext, flags: ApplyFlags): Promise<
     const kind = kindFor(obj.apiVersion, obj.kind)!;
     const label = qualifiedName(kind, obj.metadata.name);
     try {
-      let before: KubeObject | undefined;
-      try {
-        before = await ctx.client.get(kind, obj.metadata.namespace, obj.metadata.name!);
-      } catch (e) {
-        if (!isNotFound(e)) throw e;
-      }
       let verb: string;
       if (dryRun === 'client') {
-        verb = before ? 'configured' : 'created';
+        let exists = true;
+        try {
+          await ctx.client.get(kind, obj.metadata.namespace, obj.metadata.name!);
+        } catch (e) {
+          if (!isNotFound(e)) throw e;
+          exists = false;
+        }
+        verb = exists ? 'configured' : 'created';
       } else {
-        const after = await ctx.client.apply(obj, {
+        ({ verb } = await applyObject(ctx.client, obj, {
           fieldManager: 'berthctl',
           dryRun: dryRun === 'server',
           force: true,
-        });
-        if (!before) verb = 'created';
-        else if (dryRun === 'server') verb = sameObject(before, after) ? 'unchanged' : 'configured';
-        else
-          verb =
-            before.metadata.resourceVersion === after.metadata?.resourceVersion ? 'unchanged' : 'configured';
+        }));
       }
       ctx.out(`${label} ${verb}${suffix}\n`);
       applied++;
@@ -110,10 +70,10 @@ export async function runApply(ctx: CommandContext, flags: ApplyFlags): Promise<
       codes.push(exitCodeFor(e));
       const causes = e instanceof ApiError ? (e.details?.causes ?? []) : [];
       if (causes.length) {
-        ctx.err(`${where(m)}: ${label}: ${messageOf(e)}\n`);
+        ctx.err(`${locationOf(m)}: ${label}: ${messageOf(e)}\n`);
         for (const c of causes) ctx.err(formatCause(m, c) + '\n');
       } else {
-        ctx.err(`${where(m)}: ${label}: ${messageOf(e)}\n`);
+        ctx.err(`${locationOf(m)}: ${label}: ${messageOf(e)}\n`);
       }
       // An unreachable server fails every object the same way: stop at the first.
       if (!(e instanceof ApiError)) {
