@@ -7,7 +7,7 @@ import { SERVER_CONFIG, type ServerConfig } from '../config/config';
 import { LOGGER } from '../logging/logger';
 import { MetricsService } from '../metrics/metrics.service';
 import { mediaType, patchTypeOf } from './codec';
-import { apiGroup, apiGroupList, apiResourceList, apiVersions, versionInfo } from './discovery';
+import { discoveryDocument, versionInfo } from './discovery';
 import { ResourceService, type Query } from './resource.service';
 import { parseRoute, type ResourceRoute } from './route';
 import { streamWatch } from './watch-stream';
@@ -71,15 +71,9 @@ export class ResourceController {
     if (route.type === 'discovery') {
       if (req.method !== 'GET')
         throw new ApiError('MethodNotAllowed', `${req.method} is not allowed on ${path}`);
-      const doc =
-        route.doc === 'api'
-          ? apiVersions(req.host)
-          : route.doc === 'apis'
-            ? apiGroupList()
-            : route.doc === 'group'
-              ? apiGroup(route.group)
-              : apiResourceList(route.group, route.version);
-      return send(reply, 200, doc);
+      const doc = discoveryDocument(route, req.headers.accept, req.host);
+      await reply.code(200).header('content-type', doc.contentType).header('vary', 'Accept').send(doc.json);
+      return;
     }
     const body = Buffer.isBuffer(req.body) ? req.body : undefined;
     const ct = req.headers['content-type'];
