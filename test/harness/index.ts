@@ -8,3 +8,4 @@ export * from './images';
 export * from './agent';
 export * from './wait';
 export * from './kubectl';
+export * from './auth-proxy';
