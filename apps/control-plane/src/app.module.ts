@@ -18,6 +18,7 @@ import { LoggingModule } from './logging/logging.module';
 import { NodeLifecycleModule } from './nodelifecycle/node-lifecycle.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ReplicaSetModule } from './replicaset/replicaset.module';
+import { SyncModule } from './sync/sync.module';
 import type { MetricsService } from './metrics/metrics.service';
 
 export interface AppDeps {
@@ -63,6 +64,7 @@ export class AppModule {
         DeploymentModule,
         ReplicaSetModule,
         SchedulerModule,
+        SyncModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: StatusFilter }],
     };

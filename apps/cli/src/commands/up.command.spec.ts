@@ -86,6 +86,28 @@ describe('up: children', () => {
     assert.equal(childSpecs(flags, fakeRoot('b', 'true')).length, 1);
   });
 
+  test('--sync-dir (absolute), --sync-name and --no-sync-prune reach the control plane', () => {
+    const root = fakeRoot('c', 'true');
+    const [cp] = childSpecs(
+      { dataDir: '/d', port: '7000', syncDir: 'manifests', syncName: 'prod', syncPrune: false },
+      root,
+    );
+    assert.deepEqual(cp.args, [
+      '--data-dir',
+      '/d',
+      '--port',
+      '7000',
+      '--sync-dir',
+      path.resolve('manifests'),
+      '--sync-name',
+      'prod',
+      '--sync-prune',
+      'false',
+    ]);
+    const [plain] = childSpecs({ dataDir: '/d', port: '7000', syncDir: '/m', syncPrune: true }, root);
+    assert.deepEqual(plain.args.slice(4), ['--sync-dir', '/m']);
+  });
+
   test('SIGTERM stops the control plane and what it started, writes the context, exits 0', async () => {
     const root = fakeRoot(
       'c',

@@ -21,6 +21,9 @@ export interface UpFlags {
   registryMirror?: string[];
   insecureRegistry?: string[];
   graceSeconds?: string;
+  syncDir?: string;
+  syncName?: string;
+  syncPrune?: boolean;
 }
 
 /** One process `up` starts and supervises. */
@@ -139,6 +142,11 @@ export function childSpecs(flags: UpFlags, root = REPO_ROOT): ChildSpec[] {
     ready: /listening on (https?:\/\/\S+)/,
   };
   if (flags.redisUrl) cp.args.push('--redis-url', flags.redisUrl);
+  if (flags.syncDir) {
+    cp.args.push('--sync-dir', path.resolve(flags.syncDir));
+    if (flags.syncName) cp.args.push('--sync-name', flags.syncName);
+    if (flags.syncPrune === false) cp.args.push('--sync-prune', 'false');
+  }
   const specs = [cp];
   const agentBin = path.join(root, 'bin', 'berth-agent');
   if (flags.agent !== false && existsSync(agentBin)) {
@@ -309,9 +317,15 @@ export function registerUp(program: Command, io: CliIO, setExit: (code: number) 
       collect,
     )
     .option('--grace-seconds <n>', 'how long children get to stop before SIGKILL', '10')
+    .option(
+      '--sync-dir <dir>',
+      'keep the cluster in sync with this directory of manifests (GitOps, with prune)',
+    )
+    .option('--sync-name <name>', "the sync's name (default: the directory's name)")
+    .option('--no-sync-prune', 'with --sync-dir: never delete objects whose manifests left the directory')
     .addHelpText(
       'after',
-      '\nExamples:\n  berthctl up --data-dir /var/lib/berth --port 6443\n  berthctl up --data-dir /tmp/b --port 7000 --insecure-registry 127.0.0.1:5000',
+      '\nExamples:\n  berthctl up --data-dir /var/lib/berth --port 6443\n  berthctl up --data-dir /tmp/b --port 7000 --insecure-registry 127.0.0.1:5000\n  berthctl up --sync-dir ./manifests',
     )
     .action(async (opts: UpFlags) => {
       setExit(await runUp(io, opts));

@@ -85,6 +85,24 @@ export class ServerConfig {
   @IsInt()
   @Min(1000)
   eventTtlMs = 3_600_000;
+
+  /** A directory of manifests the `sync` controller keeps the cluster in step with (GitOps). */
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  syncDir?: string;
+
+  /** The sync's name (its label value and inventory name); default: the directory's name. */
+  @IsOptional()
+  @Matches(/^[a-z0-9]([-a-z0-9]{0,50}[a-z0-9])?$/, {
+    message:
+      "$property must be lowercase letters, digits and '-' (at most 52), starting and ending with a letter or digit",
+  })
+  syncName?: string;
+
+  /** Prune objects whose manifests left the directory (default true). */
+  @IsIn(['true', 'false'])
+  syncPrune: 'true' | 'false' = 'true';
 }
 
 export class FlagError extends Error {}
@@ -108,6 +126,9 @@ const FLAGS: Record<string, FlagSpec> = {
   '--node-monitor-grace-period': { key: 'nodeMonitorGracePeriodMs', type: 'duration' },
   '--pod-eviction-timeout': { key: 'podEvictionTimeoutMs', type: 'duration' },
   '--event-ttl': { key: 'eventTtlMs', type: 'duration' },
+  '--sync-dir': { key: 'syncDir', type: 'string' },
+  '--sync-name': { key: 'syncName', type: 'string' },
+  '--sync-prune': { key: 'syncPrune', type: 'string' },
 };
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -128,7 +149,8 @@ export const USAGE = `usage: berth-control-plane [--data-dir DIR] [--port N] [--
                           [--token-file FILE] [--log-format json|pretty] [--controllers *|a,b,-c]
                           [--leader-elect-lease-duration 15s] [--leader-elect-renew-deadline 10s]
                           [--leader-elect-retry-period 2s] [--node-monitor-grace-period 40s]
-                          [--pod-eviction-timeout 5m] [--event-ttl 1h]`;
+                          [--pod-eviction-timeout 5m] [--event-ttl 1h]
+                          [--sync-dir DIR [--sync-name NAME] [--sync-prune true|false]]`;
 
 /** Parses argv (without node and script) and the environment into a validated ServerConfig. */
 export function parseFlags(

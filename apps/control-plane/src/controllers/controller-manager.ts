@@ -28,6 +28,7 @@ export const CONTROLLER_NAMES = [
   'nodelifecycle',
   'garbagecollector',
   'eventttl',
+  'sync',
 ] as const;
 
 /** Which controllers --controllers enables (`*`, `none`, `a,b`, `*,-a`). Unknown names are an error. */
