@@ -70,13 +70,18 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** A custom property rule: `check` returns the problems (none when valid). */
+/**
+ * A custom property rule: `check` returns the problems (none when valid). `constraints` are kept in
+ * class-validator's metadata for readers of the models (the OpenAPI schemas: enum values, ranges).
+ */
 export function Rule(
   name: string,
   check: (value: unknown, args: ValidationArguments) => Problem[],
+  constraints?: unknown[],
 ): PropertyDecorator {
   return ValidateBy({
     name,
+    constraints,
     validator: {
       validate: (value: unknown, args?: ValidationArguments) => check(value, args!).length === 0,
       defaultMessage: (args?: ValidationArguments) => encodeProblems(check(args!.value, args!)),
@@ -132,12 +137,16 @@ function rangeText(min?: number, max?: number): string {
 export function IntInRange(min?: number, max?: number): PropertyDecorator {
   return applyDecorators(
     IsInt(),
-    Rule('intRange', (v) => {
-      if (typeof v !== 'number') return [];
-      if ((min !== undefined && v < min) || (max !== undefined && v > max))
-        return [{ message: `invalid value ${v}: must be ${rangeText(min, max)}` }];
-      return [];
-    }),
+    Rule(
+      'intRange',
+      (v) => {
+        if (typeof v !== 'number') return [];
+        if ((min !== undefined && v < min) || (max !== undefined && v > max))
+          return [{ message: `invalid value ${v}: must be ${rangeText(min, max)}` }];
+        return [];
+      },
+      [min, max],
+    ),
   );
 }
 
@@ -155,14 +164,17 @@ export function RequiredEnum(values: readonly string[]): PropertyDecorator {
 }
 
 export function Enum(values: readonly string[]): PropertyDecorator {
-  return Rule('notSupported', (v) =>
-    typeof v === 'string' && values.includes(v)
-      ? []
-      : [
-          {
-            message: `unsupported value ${describeValue(v)}: supported values: ${values.map((x) => `"${x}"`).join(', ')}`,
-          },
-        ],
+  return Rule(
+    'notSupported',
+    (v) =>
+      typeof v === 'string' && values.includes(v)
+        ? []
+        : [
+            {
+              message: `unsupported value ${describeValue(v)}: supported values: ${values.map((x) => `"${x}"`).join(', ')}`,
+            },
+          ],
+    [values],
   );
 }
 

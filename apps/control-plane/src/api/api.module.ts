@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
+import { OpenApiController } from './openapi.controller';
 import { ResourceController, ShutdownSignal } from './resource.controller';
 import { ResourceService } from './resource.service';
 import { PodLogService } from '../logs/pod-logs.service';
 
 /** The Kubernetes-shaped REST API: one generic controller over the kind registry. */
 @Module({
-  controllers: [ResourceController],
+  controllers: [ResourceController, OpenApiController],
   providers: [ResourceService, ShutdownSignal, PodLogService],
   exports: [ResourceService],
 })
