@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { stat } from 'node:fs/promises';
 import { kindFor, parseLabelSelector, toYaml } from '@berth/api';
 import {
   defaultSyncName,
@@ -92,6 +93,19 @@ export async function runSync(
       throw new UsageError(`--selector: ${(e as Error).message}`);
     }
   }
+  const st = await stat(dir).catch(() => undefined);
+  if (!st)
+    throw new CliError(
+      `the directory "${dir}" does not exist`,
+      EXIT.NOT_FOUND,
+      'pass the directory of manifests to sync',
+    );
+  if (!st.isDirectory())
+    throw new CliError(
+      `"${dir}" is not a directory`,
+      EXIT.INVALID,
+      'to apply one file use berthctl apply -f FILE',
+    );
   let first = true;
   const syncer = new Syncer({
     client: ctx.client,
@@ -106,6 +120,14 @@ export async function runSync(
     recursive: flags.recursive !== false,
     runner: 'berthctl',
     stopWhenDirectoryVanishes: true,
+    // Problems in watch mode (the server gone, a drift that cannot be put back) go to stderr.
+    log: (level, msg, fields) => {
+      if (level === 'info') return;
+      const detail = fields?.err ? `: ${String(fields.err)}` : '';
+      const what = fields?.object ? ` (${String(fields.object)})` : '';
+      if (msg !== 'sync pass')
+        ctx.err(`${level === 'error' ? 'error' : 'warning'}: ${msg}${what}${detail}\n`);
+    },
     onPass: flags.watch
       ? (r) => {
           // The first pass lists every object; later ones only what changed.
