@@ -106,7 +106,14 @@ describe('sync plan', () => {
     });
     assert.equal(plan.apply.length, 1);
     assert.equal(plan.apply[0].file, 'one.yaml');
-    assert.deepEqual(plan.duplicates, [{ ref: '/ConfigMap/demo/dup', file: 'two.yaml', first: 'one.yaml' }]);
+    assert.deepEqual(plan.duplicates, [
+      {
+        ref: '/ConfigMap/demo/dup',
+        entry: { apiVersion: 'v1', kind: 'ConfigMap', namespace: 'demo', name: 'dup', file: 'two.yaml' },
+        file: 'two.yaml',
+        first: 'one.yaml',
+      },
+    ]);
   });
 
   test('identity ignores the API version within a group', () => {

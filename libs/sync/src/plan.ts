@@ -50,7 +50,7 @@ export interface SyncPlan {
   /** Set when the pass must not run at all, with the reason (nothing is applied or pruned). */
   refused?: string;
   /** The same object defined twice: `file` later than `first` (the later one is ignored). */
-  duplicates: { ref: string; file: string; first: string }[];
+  duplicates: { ref: string; entry: InventoryEntry; file: string; first: string }[];
 }
 
 const FIRST_KINDS = ['Namespace', 'ConfigMap', 'Secret'];
@@ -91,7 +91,7 @@ export function planSync(input: PlanInput): SyncPlan {
   for (const s of input.objects) {
     const k = refKey(entryOf(s));
     const first = seen.get(k);
-    if (first) duplicates.push({ ref: k, file: s.file, first: first.file });
+    if (first) duplicates.push({ ref: k, entry: entryOf(s), file: s.file, first: first.file });
     else seen.set(k, s);
   }
   const apply = applyOrder([...seen.values()]);

@@ -28,6 +28,7 @@ describe('SourceReader', () => {
       'sub/b.yml': cm('three', '  namespace: other\n'),
       'sub/bad.yaml': cm('four') + '---\n' + 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\n',
       'broken.json': '{"apiVersion": "v1", "kind": ',
+      'generated.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  generateName: x-\n',
       '.hidden.yaml': cm('hidden'),
       'notes.txt': 'not a manifest',
     });
@@ -40,8 +41,12 @@ describe('SourceReader', () => {
         ['sub/b.yml', 'other', 'three'],
       ],
     );
-    assert.deepEqual(src.brokenFiles.sort(), ['broken.json', 'sub/bad.yaml']);
-    assert.equal(src.errors.length, 2);
+    assert.deepEqual(src.brokenFiles.sort(), ['broken.json', 'generated.yaml', 'sub/bad.yaml']);
+    assert.equal(src.errors.length, 3);
+    assert.match(
+      src.errors.find((e) => e.startsWith('generated.yaml'))!,
+      /^generated\.yaml:3:\d+: metadata\.name: required: .*generateName "x-"/,
+    );
     assert.match(
       src.errors.find((e) => e.startsWith('sub/bad.yaml'))!,
       /^sub\/bad\.yaml:\d+:\d+: metadata\.name: /,

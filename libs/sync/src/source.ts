@@ -53,7 +53,14 @@ export function setNamespace(m: ParsedManifest, ns: NamespaceDefaults): string |
 export function checkManifest(m: ParsedManifest, ns: NamespaceDefaults): string[] {
   const nsProblem = setNamespace(m, ns);
   if (nsProblem) return [nsProblem];
-  return validate(m.object).map((c) => formatCause(m, c));
+  const problems = validate(m.object).map((c) => formatCause(m, c));
+  const meta = m.object.metadata as { name?: unknown; generateName?: unknown } | undefined;
+  if (!problems.length && meta && typeof meta === 'object' && !meta.name)
+    problems.push(
+      `${locationOf(m, 'metadata')}: metadata.name: required: apply and sync need a name ` +
+        `(generateName${meta.generateName ? ` "${String(meta.generateName)}"` : ''} would make a new object every time)`,
+    );
+  return problems;
 }
 
 /** One file of a synced directory, as the last pass read it. */

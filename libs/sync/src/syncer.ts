@@ -268,7 +268,7 @@ export class Syncer {
     });
     for (const d of plan.duplicates)
       result.errors.push(
-        `${d.file}: ${d.ref} is also defined in ${d.first}; the definition in ${d.first} is used`,
+        `${d.file}: ${label(d.entry)} is also defined in ${d.first}; the definition in ${d.first} is used`,
       );
     result.held = plan.held;
     if (plan.refused) {
