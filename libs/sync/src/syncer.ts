@@ -617,12 +617,23 @@ export class Syncer {
       watcher.on('all', () => schedule());
       watcher.on('error', (e) => this.log('warn', 'file watch error', { err: messageOf(e) }));
     };
+    // A pass that failed (the server unreachable) or left objects failed (a conflict, a 5xx) is
+    // tried again without waiting for a file change: 2 s, doubling to 60 s, reset by a clean pass.
+    let retryMs = 0;
+    let retryTimer: NodeJS.Timeout | undefined;
     const runPass = async (): Promise<void> => {
       dirty = false;
+      if (retryTimer) clearTimeout(retryTimer);
+      retryTimer = undefined;
       const r = await this.pass().catch((e: unknown) => {
         this.log('error', 'sync pass failed', { err: messageOf(e) });
         return undefined;
       });
+      if (!r || r.failed.length) {
+        retryMs = Math.min(retryMs ? retryMs * 2 : 2000, 60_000);
+        retryTimer = setTimeout(() => schedule(), retryMs);
+        retryTimer.unref();
+      } else retryMs = 0;
       if (r?.stalled && !(await isDirectory(this.o.dir))) {
         if (this.o.stopWhenDirectoryVanishes) {
           failure = new SourceMissingError(r.stalled);
@@ -662,6 +673,7 @@ export class Syncer {
       clearInterval(poll);
       clearInterval(resync);
       if (timer) clearTimeout(timer);
+      if (retryTimer) clearTimeout(retryTimer);
       await watcher?.close();
       stopInformers();
       signal.removeEventListener('abort', stopInformers);
