@@ -409,4 +409,32 @@ describe('control plane --sync-dir following a git checkout; one-shot passes', (
     assert.match(emptied.stdout, /configmap\/one-a -n default pruned/);
     assert.equal((await k.get('/api/v1/namespaces/default/configmaps/one-a')).status, 404);
   });
+
+  test('a watching berthctl sync outlives a control plane crash: an edit made while it is down lands after', async () => {
+    const d = path.join(work.path, 'crash');
+    write(d, 'cm.yaml', configMap('crash-cm', 'default', 'before'));
+    const watcher = new Managed('berthctl sync', BIN, ['sync', d, '--watch', '--name', 'crash'], {
+      env: { ...process.env, ...env },
+    });
+    try {
+      const value = async () => {
+        const r = await k.get('/api/v1/namespaces/default/configmaps/crash-cm');
+        return r.status === 200 ? r.body.data?.value : undefined;
+      };
+      await waitFor('first value', async () => (await value()) === 'before');
+      await cp.kill9();
+      write(d, 'cm.yaml', configMap('crash-cm', 'default', 'after'));
+      await sleep(1000);
+      await cp.restart();
+      k = api(cp.url, cp.token);
+      await waitFor(
+        'the edit made while the server was down',
+        async () => (await value()) === 'after',
+        30_000,
+      );
+      assert.ok(watcher.running, watcher.output);
+    } finally {
+      await watcher.stop();
+    }
+  });
 });
