@@ -45,11 +45,14 @@ export interface InventoryRecord {
   object?: KubeObject;
 }
 
-/** Compact rows: apiVersion, kind, namespace, name, file. */
-type Row = [string, string, string, string, string];
+/** Compact rows: apiVersion, kind, namespace, name, file, and the applied digest when known. */
+type Row = [string, string, string, string, string] | [string, string, string, string, string, string];
 
 function toRows(entries: InventoryEntry[]): Row[] {
-  return entries.map((e) => [e.apiVersion, e.kind, e.namespace ?? '', e.name, e.file]);
+  return entries.map((e) => {
+    const row: Row = [e.apiVersion, e.kind, e.namespace ?? '', e.name, e.file];
+    return e.hash ? [...row, e.hash] : row;
+  });
 }
 
 function fromRows(rows: unknown): InventoryEntry[] {
@@ -57,8 +60,15 @@ function fromRows(rows: unknown): InventoryEntry[] {
   const out: InventoryEntry[] = [];
   for (const r of rows) {
     if (!Array.isArray(r) || r.length < 5 || !r.every((x) => typeof x === 'string')) continue;
-    const [apiVersion, kind, namespace, name, file] = r as Row;
-    out.push({ apiVersion, kind, ...(namespace ? { namespace } : {}), name, file });
+    const [apiVersion, kind, namespace, name, file, hash] = r as string[];
+    out.push({
+      apiVersion,
+      kind,
+      ...(namespace ? { namespace } : {}),
+      name,
+      file,
+      ...(hash ? { hash } : {}),
+    });
   }
   return out;
 }

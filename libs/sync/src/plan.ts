@@ -14,6 +14,8 @@ export interface InventoryEntry {
   name: string;
   /** The source file (relative to the synced directory) it came from. */
   file: string;
+  /** Digest of the object as last applied (a pass skips an unchanged object that shows no drift). */
+  hash?: string;
 }
 
 /** An object of the directory, with where it came from. */

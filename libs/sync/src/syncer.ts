@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { watch as chokidarWatch, type FSWatcher } from 'chokidar';
@@ -179,8 +180,14 @@ export class Syncer {
   private inventoryObject?: KubeObject;
   /** What the file says, for every object of the inventory whose file was good at least once. */
   private readonly desired = new Map<string, { object: KubeObject; entry: InventoryEntry }>();
-  /** JSON of the desired object last applied successfully (skips re-applying it when live agrees). */
-  private readonly appliedSpec = new Map<string, string>();
+  /**
+   * Digest of the desired object last applied successfully (kept in the inventory, so a new
+   * process knows it too): an object whose file did not change and whose live state shows no
+   * drift is not sent again.
+   */
+  private readonly appliedHash = new Map<string, string>();
+  /** Live objects listed for this pass (kind × namespace lists instead of a GET per object). */
+  private listed = new Map<string, KubeObject | null>();
   /** The resourceVersion of this sync's own last write of each object. */
   private readonly written = new Map<string, string>();
   private readonly informers = new Map<string, Informer>();
@@ -213,7 +220,13 @@ export class Syncer {
 
   /** One pass over the directory. Never throws for bad files or refused objects (see the result). */
   pass(): Promise<PassResult> {
-    return this.lock(() => this.doPass());
+    return this.lock(async () => {
+      try {
+        return await this.doPass();
+      } finally {
+        this.listed = new Map(); // a snapshot for one pass only
+      }
+    });
   }
 
   private async doPass(): Promise<PassResult> {
@@ -233,6 +246,7 @@ export class Syncer {
     if (!this.entries) {
       const rec = await this.inventory.load();
       this.entries = rec.entries;
+      for (const e of rec.entries) if (e.hash) this.appliedHash.set(refKey(e), e.hash);
       this.status = rec.status;
       this.inventoryObject = rec.object;
     }
@@ -296,6 +310,7 @@ export class Syncer {
       await Promise.all([...this.informers.values()].map((i) => i.whenSynced()));
     }
 
+    await this.listLive(plan.apply.map(entryOf));
     // Apply, group by group (Namespaces, ConfigMaps, Secrets, the rest).
     for (let r = 0; r <= RANK.length; r++) {
       const group = plan.apply.filter((s) => rankOf(s.object.kind) === r);
@@ -333,9 +348,15 @@ export class Syncer {
   private async applyOne(s: SourceObject, result: PassResult): Promise<void> {
     const e = entryOf(s);
     const key = refKey(e);
-    const spec = JSON.stringify(s.object);
+    const hash = createHash('sha256').update(JSON.stringify(s.object)).digest('hex').slice(0, 16);
     const live = this.liveOf(e);
-    if (!this.o.dryRun && live && this.appliedSpec.get(key) === spec && !driftOf(s.object, live).length) {
+    if (
+      !this.o.dryRun &&
+      live &&
+      !live.metadata.deletionTimestamp &&
+      this.appliedHash.get(key) === hash &&
+      !driftOf(s.object, live).length
+    ) {
       result.applied.push({ entry: e, verb: 'unchanged' });
       return;
     }
@@ -344,12 +365,12 @@ export class Syncer {
         fieldManager: this.fieldManager,
         dryRun: this.o.dryRun,
         force: true,
-        // The informer only sees objects carrying the label: one without it may still exist.
-        before: live ?? undefined,
+        // null: listed and absent; undefined: not known (the informer only sees labelled objects).
+        before: live ?? (this.listed.has(key) ? null : undefined),
       });
       result.applied.push({ entry: e, verb });
       if (!this.o.dryRun) {
-        this.appliedSpec.set(key, spec);
+        this.appliedHash.set(key, hash);
         if (object.metadata?.resourceVersion) this.written.set(key, object.metadata.resourceVersion);
       }
     } catch (err) {
@@ -357,6 +378,7 @@ export class Syncer {
       const where = s.manifest ? locationOf(s.manifest) : s.file;
       const lines = [`${where}: ${label(e)}: ${messageOf(err)}`];
       if (s.manifest) for (const c of causes) lines.push(formatCause(s.manifest, c));
+      this.appliedHash.delete(key);
       result.failed.push({ entry: e, file: s.file, error: lines.join('\n') });
       result.errors.push(...lines);
     }
@@ -400,7 +422,7 @@ export class Syncer {
 
   private forget(key: string): void {
     this.desired.delete(key);
-    this.appliedSpec.delete(key);
+    this.appliedHash.delete(key);
     this.written.delete(key);
   }
 
@@ -458,7 +480,48 @@ export class Syncer {
   }
 
   private async saveInventory(entries: InventoryEntry[]): Promise<void> {
-    this.inventoryObject = await this.inventory.save(entries, this.status);
+    const rows = entries.map((e) => {
+      const { hash: _old, ...rest } = e;
+      const hash = this.appliedHash.get(refKey(e));
+      return hash ? { ...rest, hash } : rest;
+    });
+    this.inventoryObject = await this.inventory.save(rows, this.status);
+  }
+
+  /**
+   * The live state of objects no informer knows, by one list per kind and namespace instead of a
+   * GET each (a first sync of 1,000 objects makes a handful of lists, not 1,000 GETs). Few
+   * objects are left to a GET each.
+   */
+  private async listLive(entries: InventoryEntry[]): Promise<void> {
+    const unknown = entries.filter((e) => !this.liveOf(e));
+    if (unknown.length < 16) return;
+    const pairs = new Map<string, { kind: KindInfo; namespace?: string }>();
+    for (const e of unknown) {
+      const kind = kindOfEntry(e);
+      if (kind) pairs.set(`${e.apiVersion}/${e.kind}/${e.namespace ?? ''}`, { kind, namespace: e.namespace });
+    }
+    const listed = new Map<string, KubeObject | null>();
+    try {
+      await pool([...pairs.values()], 4, async ({ kind, namespace }) => {
+        const list = await this.o.client.listAll(kind, { namespace, limit: 500 });
+        for (const o of list.items) {
+          const apiVersion = o.apiVersion ?? (kind.group ? `${kind.group}/${kind.version}` : kind.version);
+          listed.set(
+            refKey({ apiVersion, kind: kind.kind, namespace: o.metadata.namespace, name: o.metadata.name! }),
+            o,
+          );
+        }
+      });
+    } catch (e) {
+      this.log('warn', 'listing live objects failed; reading them one by one', { err: messageOf(e) });
+      return;
+    }
+    for (const e of unknown) {
+      const k = refKey(e);
+      if (!listed.has(k)) listed.set(k, null);
+    }
+    this.listed = listed;
   }
 
   private report(result: PassResult, summary: string): void {
@@ -495,7 +558,7 @@ export class Syncer {
 
   private liveOf(e: InventoryEntry): KubeObject | undefined {
     const inf = this.informers.get(`${e.apiVersion}/${e.kind}`);
-    return inf?.getByName(e.namespace, e.name);
+    return inf?.getByName(e.namespace, e.name) ?? this.listed.get(refKey(e)) ?? undefined;
   }
 
   private ensureInformers(entries: InventoryEntry[]): void {
