@@ -6,10 +6,12 @@ import { createLogger } from './logging/logger';
 import { MetricsService } from './metrics/metrics.service';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createServer, listen } from './server';
+import { TlsConfigError, servingTls, type ServingTls } from './tls/serving-tls';
 
 /**
  * berth-control-plane: the API server. Prints exactly one line on stdout when ready:
- * `berth control plane listening on http://HOST:PORT`; logs go to stderr.
+ * `berth control plane listening on http://HOST:PORT` (https:// with --tls or
+ * --tls-cert-file); logs go to stderr.
  */
 async function main(): Promise<void> {
   let config: ServerConfig;
@@ -68,9 +70,34 @@ async function main(): Promise<void> {
       process.stderr.write(`berth-control-plane: error: ${flag}: ${(e as Error).message}\n`);
       process.exit(2);
     }
+    let tls: ServingTls | undefined;
+    try {
+      tls = await servingTls(config);
+    } catch (e) {
+      if (!(e instanceof TlsConfigError)) throw e;
+      process.stderr.write(`berth-control-plane: error: ${e.message}\n`);
+      process.exit(2);
+    }
+    if (tls?.pki) {
+      const { pki } = tls;
+      logger.info(
+        {
+          caFile: pki.caFile,
+          certFile: pki.certFile,
+          caFingerprint: pki.caFingerprint,
+          generated: pki.generated,
+          reason: pki.reason,
+          dns: pki.sans.dns,
+          ips: pki.sans.ips,
+        },
+        pki.generated === 'none'
+          ? 'tls: reusing the serving certificate'
+          : 'tls: issued a serving certificate',
+      );
+    } else if (tls) logger.info({ certFile: tls.certFile }, 'tls: serving with the given certificate');
     const metrics = new MetricsService();
     logger.info({ dataDir: config.dataDir, redis: config.redisUrl ? 'external' : 'embedded' }, 'starting');
-    app = await createServer({ config, logger, tokens, metrics });
+    app = await createServer({ config, logger, tokens, metrics }, tls);
     if (stopping.signal.aborted) {
       await app.close();
       process.exit(0);

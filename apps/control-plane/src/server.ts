@@ -3,6 +3,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AddressInfo } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
 import { ApiError } from '@berth/api';
 import { AppModule, type AppDeps } from './app.module';
 import type { ServerConfig } from './config/config';
@@ -11,6 +12,7 @@ import { parseRoute } from './api/route';
 import { sendStatus } from './errors/status.filter';
 import { PinoNestLogger } from './logging/logger';
 import { MetricsService } from './metrics/metrics.service';
+import type { ServingTls } from './tls/serving-tls';
 
 /** Largest accepted request body (as Kubernetes' 3 MiB). */
 export const BODY_LIMIT = 3 * 1024 * 1024;
@@ -21,10 +23,12 @@ export const SYSTEM_NAMESPACES = ['default', 'kube-system'];
 /**
  * Builds the Nest application on Fastify (which starts the store, and the embedded Redis when no
  * --redis-url is given). listen() then ensures the system namespaces and serves; app.close() ends
- * watches, the HTTP server, the store and the embedded Redis, in that order.
+ * watches, the HTTP server, the store and the embedded Redis, in that order. With `tls` the server
+ * speaks HTTPS only (HTTP/1.1; no plain-HTTP listener beside it).
  */
-export async function createServer(deps: AppDeps): Promise<NestFastifyApplication> {
+export async function createServer(deps: AppDeps, tls?: ServingTls): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
+    ...(tls ? { https: { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' as const } } : {}),
     bodyLimit: BODY_LIMIT,
     forceCloseConnections: true,
     return503OnClosing: true,
@@ -54,7 +58,8 @@ export async function listen(
   await app.listen({ port: config.port, host: config.host });
   const addr = app.getHttpServer().address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  return `http://${host}:${addr.port}`;
+  const scheme = app.getHttpServer() instanceof TlsServer ? 'https' : 'http';
+  return `${scheme}://${host}:${addr.port}`;
 }
 
 function configureFastify(fastify: FastifyInstance, logger: Logger, metrics: MetricsService): void {

@@ -43,3 +43,29 @@ test('a bad value fails with one line naming the flag', () => {
     );
   }
 });
+
+test('TLS flags: plain HTTP by default; --tls alone, before another flag, or with auto; given files in pairs', () => {
+  assert.equal(parseFlags([], {}).tls, 'off');
+  assert.equal(parseFlags(['--tls'], {}).tls, 'auto');
+  assert.equal(parseFlags(['--tls', '--port', '1'], {}).tls, 'auto');
+  assert.equal(parseFlags(['--tls', 'auto'], {}).tls, 'auto');
+  assert.equal(parseFlags(['--tls=off'], {}).tls, 'off');
+  const files = parseFlags(['--tls-cert-file', '/c.crt', '--tls-private-key-file=/k.key'], {});
+  assert.deepEqual([files.tlsCertFile, files.tlsPrivateKeyFile], ['/c.crt', '/k.key']);
+  const cases: Array<[string[], RegExp]> = [
+    [['--tls', 'yes'], /^flag --tls: "yes" must be one of the following values: off, auto$/],
+    [['--tls-cert-file', '/c.crt'], /^flags --tls-cert-file and --tls-private-key-file go together/],
+    [['--tls-private-key-file', '/k.key'], /^flags --tls-cert-file and --tls-private-key-file go together/],
+    [
+      ['--tls', 'off', '--tls-cert-file', '/c', '--tls-private-key-file', '/k'],
+      /^flag --tls off contradicts --tls-cert-file/,
+    ],
+  ];
+  for (const [argv, re] of cases) {
+    assert.throws(
+      () => parseFlags(argv, {}),
+      (e: unknown) => e instanceof FlagError && re.test(e.message),
+      argv.join(' '),
+    );
+  }
+});

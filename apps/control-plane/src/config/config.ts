@@ -39,6 +39,24 @@ export class ServerConfig {
   @IsNotEmpty()
   tokenFile?: string;
 
+  /**
+   * `--tls` / `--tls auto`: serve HTTPS with a CA and serving certificate generated (once) under
+   * DATA_DIR/pki. `off` (the default without --tls-cert-file) serves plain HTTP.
+   */
+  @IsIn(['off', 'auto'])
+  tls: 'off' | 'auto' = 'off';
+
+  /** Serve HTTPS with this certificate (PEM; may hold the chain); needs --tls-private-key-file. */
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  tlsCertFile?: string;
+
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  tlsPrivateKeyFile?: string;
+
   @IsIn(['json', 'pretty'])
   logFormat: 'json' | 'pretty' = 'json';
 
@@ -118,6 +136,9 @@ const FLAGS: Record<string, FlagSpec> = {
   '--host': { key: 'host', type: 'string' },
   '--redis-url': { key: 'redisUrl', type: 'string' },
   '--token-file': { key: 'tokenFile', type: 'string' },
+  '--tls': { key: 'tls', type: 'string' },
+  '--tls-cert-file': { key: 'tlsCertFile', type: 'string' },
+  '--tls-private-key-file': { key: 'tlsPrivateKeyFile', type: 'string' },
   '--log-format': { key: 'logFormat', type: 'string' },
   '--controllers': { key: 'controllers', type: 'string' },
   '--leader-elect-lease-duration': { key: 'leaderLeaseDurationMs', type: 'duration' },
@@ -146,7 +167,8 @@ const FLAG_OF: Partial<Record<keyof ServerConfig, string>> = Object.fromEntries(
 );
 
 export const USAGE = `usage: berth-control-plane [--data-dir DIR] [--port N] [--host ADDR] [--redis-url URL]
-                          [--token-file FILE] [--log-format json|pretty] [--controllers *|a,b,-c]
+                          [--token-file FILE] [--tls [auto|off] | --tls-cert-file FILE --tls-private-key-file FILE]
+                          [--log-format json|pretty] [--controllers *|a,b,-c]
                           [--leader-elect-lease-duration 15s] [--leader-elect-renew-deadline 10s]
                           [--leader-elect-retry-period 2s] [--node-monitor-grace-period 40s]
                           [--pod-eviction-timeout 5m] [--event-ttl 1h]
@@ -171,6 +193,13 @@ export function parseFlags(
     const spec = FLAGS[flag];
     if (!spec)
       throw new FlagError(`unknown flag ${JSON.stringify(arg)}; allowed: ${Object.keys(FLAGS).join(', ')}`);
+    // --tls alone (or before another flag) means --tls auto.
+    if (
+      value === undefined &&
+      flag === '--tls' &&
+      (argv[i + 1] === undefined || argv[i + 1].startsWith('--'))
+    )
+      value = 'auto';
     if (value === undefined) {
       value = argv[++i];
       if (value === undefined) throw new FlagError(`flag ${flag} needs a value`);
@@ -202,6 +231,10 @@ export function parseFlags(
     const why = Object.values(e.constraints ?? {})[0] ?? 'is invalid';
     throw new FlagError(`flag ${name}: ${JSON.stringify(e.value)} ${why.replace(/^\S+ /, '')}`);
   }
+  if (Boolean(cfg.tlsCertFile) !== Boolean(cfg.tlsPrivateKeyFile))
+    throw new FlagError('flags --tls-cert-file and --tls-private-key-file go together: give both or neither');
+  if (cfg.tlsCertFile && raw.tls === 'off')
+    throw new FlagError('flag --tls off contradicts --tls-cert-file; drop one of them');
   return cfg;
 }
 
