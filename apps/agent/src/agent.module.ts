@@ -131,7 +131,7 @@ export class AgentLifecycle {
     @Inject(AGENT_LOGGER) private readonly log: Logger,
     private readonly rt: RuntimeContext,
   ) {
-    this.client = new BerthClient({ server: cfg.server, token: cfg.token });
+    this.client = new BerthClient({ server: cfg.server, token: cfg.token, ca: cfg.caFile });
     this.images = new ImageService({
       root: dataLayout(cfg.dataDir).images,
       hosts: new RegistryHosts({ mirrors: cfg.registryMirrors, insecure: cfg.insecureRegistries }),

@@ -11,6 +11,7 @@ export interface GlobalOptions {
   token?: string;
   namespace?: string;
   context?: string;
+  certificateAuthority?: string;
   requestTimeout?: string;
 }
 
@@ -36,6 +37,7 @@ export class CommandContext {
           token: this.globals.token,
           namespace: this.globals.namespace,
           context: this.globals.context,
+          certificateAuthority: this.globals.certificateAuthority,
         },
         this.io.env,
         loadConfig(configPath(this.io.env)),
@@ -65,7 +67,7 @@ export class CommandContext {
         }
       }
       const c = this.connection;
-      this.clientInstance = new BerthClient({ server: c.server, token: c.token, timeoutMs });
+      this.clientInstance = new BerthClient({ server: c.server, token: c.token, timeoutMs, ca: c.ca });
     }
     return this.clientInstance;
   }

@@ -1,5 +1,5 @@
 import { ApiError, ManifestError } from '@berth/api';
-import { ConfigError, ConnectionError, RequestTimeoutError } from '@berth/client';
+import { ConfigError, ConnectionError, RequestTimeoutError, isCertificateProblem } from '@berth/client';
 
 /** berthctl's exit codes (also listed in `berthctl --help`). */
 export const EXIT = {
@@ -78,6 +78,11 @@ export function hintFor(e: unknown): string | undefined {
     }
   }
   if (e instanceof RequestTimeoutError) return undefined;
+  if (e instanceof ConnectionError && isCertificateProblem(e.causeCode))
+    return (
+      'pass the CA with --certificate-authority FILE or BERTH_CA_FILE, or set it in the context ' +
+      '(`berthctl config set-context NAME --certificate-authority FILE`); `berthctl up` writes DATA_DIR/pki/ca.crt'
+    );
   if (e instanceof ConnectionError) return undefined;
   if (e instanceof ConfigError) return 'fix the config file or pass --server';
   return undefined;

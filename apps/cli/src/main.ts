@@ -28,6 +28,10 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     .option('-n, --namespace <namespace>', 'namespace (default: the context\'s, else "default")')
     .option('--context <name>', 'use this context of the config file')
     .option(
+      '--certificate-authority <file>',
+      "CA certificate (PEM) to trust for an https server (default: BERTH_CA_FILE, else the context's)",
+    )
+    .option(
       '--request-timeout <duration>',
       'give up on a request after this long, e.g. 30s, 2m; 0 = never',
       '30s',
@@ -43,8 +47,8 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
     .addHelpText(
       'after',
       `
-Configuration: flags (--server, --token) > environment (BERTH_SERVER, BERTH_TOKEN) > the current
-context of $BERTH_CONFIG (default ~/.berth/config).
+Configuration: flags (--server, --token, --certificate-authority) > environment (BERTH_SERVER,
+BERTH_TOKEN, BERTH_CA_FILE) > the current context of $BERTH_CONFIG (default ~/.berth/config).
 
 ${EXIT_CODES_HELP}`,
     );

@@ -1,9 +1,15 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { ApiError, resolveKindName, type KubeObject, type WatchEvent } from '@berth/api';
 import { BerthClient } from './client';
+import { ConfigError } from './config';
 import { ConnectionError } from './http';
 import { listAndWatch, type InformerEvent } from './informer';
 import { readLines } from './ndjson';
@@ -369,5 +375,120 @@ describe('BerthClient', () => {
       );
       return true;
     });
+  });
+});
+
+describe('BerthClient over https', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'berth-client-tls-'));
+  /** A self-signed certificate for 127.0.0.1 (its own CA), made with the openssl CLI. */
+  const selfSigned = (name: string) => {
+    const key = path.join(dir, `${name}.key`);
+    const crt = path.join(dir, `${name}.crt`);
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-subj',
+        `/CN=${name}`,
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-days',
+        '2',
+        '-keyout',
+        key,
+        '-out',
+        crt,
+      ],
+      { stdio: 'ignore' },
+    );
+    return { key: readFileSync(key), cert: readFileSync(crt), crt };
+  };
+  const served = selfSigned('served');
+  const stranger = selfSigned('stranger');
+  let server: https.Server;
+  let url = '';
+  const seen: string[] = [];
+
+  before(async () => {
+    server = https.createServer({ key: served.key, cert: served.cert }, (req, res) => {
+      seen.push(`${req.method} ${req.url} ${req.headers.authorization}`);
+      if (req.url?.includes('watch=true')) {
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.write(JSON.stringify({ type: 'ADDED', object: pod('a', '2') }) + '\n');
+        res.end(JSON.stringify({ type: 'MODIFIED', object: pod('a', '3') }) + '\n');
+        return;
+      }
+      json(res, 200, pod('a', '1'));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('with the CA (a file or PEM text) requests and watches work and carry the token', async () => {
+    for (const ca of [served.crt, served.cert.toString()]) {
+      const c = new BerthClient({ server: url, token: 't0k', ca });
+      try {
+        assert.equal((await c.get(pods, 'default', 'a')).metadata.resourceVersion, '1');
+        const events: string[] = [];
+        for await (const ev of c.watch(pods, { namespace: 'default' }))
+          events.push(`${ev.type} ${ev.object.metadata.resourceVersion}`);
+        assert.deepEqual(events, ['ADDED 2', 'MODIFIED 3']);
+      } finally {
+        c.close();
+      }
+    }
+    assert.ok(
+      seen.every((l) => l.endsWith('Bearer t0k')),
+      seen.join('\n'),
+    );
+  });
+
+  test('without the CA, or with another one, the request fails and the error names the certificate problem', async () => {
+    for (const ca of [undefined, stranger.crt]) {
+      const c = new BerthClient({ server: url, token: 't0k', ca });
+      const before = seen.length;
+      await assert.rejects(c.get(pods, 'default', 'a'), (e: unknown) => {
+        assert.ok(e instanceof ConnectionError, String(e));
+        assert.match(e.causeCode, /SELF_SIGNED|UNABLE_TO_VERIFY|DEPTH_ZERO/);
+        assert.match(
+          e.message,
+          /TLS certificate was refused: .*(not trust|self-signed).*give the client the CA/,
+        );
+        return true;
+      });
+      assert.equal(seen.length, before, 'nothing (so no token) reached the server');
+      c.close();
+    }
+  });
+
+  test('an https URL at a plain-HTTP server says so; an unreadable CA file is a ConfigError', async () => {
+    const plain = new FakeServer();
+    await plain.start();
+    try {
+      const c = new BerthClient({ server: plain.url.replace('http:', 'https:'), ca: served.crt });
+      await assert.rejects(
+        c.get(pods, 'default', 'a'),
+        /EPROTO \(no TLS answer: does the server serve plain HTTP\? then use http:\/\/\)/,
+      );
+      c.close();
+    } finally {
+      await plain.stop();
+    }
+    assert.throws(
+      () => new BerthClient({ server: url, ca: '/nonexistent/ca.crt' }),
+      (e: unknown) =>
+        e instanceof ConfigError && /cannot read the CA file \/nonexistent\/ca.crt: ENOENT/.test(e.message),
+    );
   });
 });

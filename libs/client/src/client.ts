@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
 import { PassThrough, type Readable } from 'node:stream';
 import {
   ApiError,
@@ -11,13 +13,33 @@ import {
 } from '@berth/api';
 import { errorFromResponse, isStatus, request, send, type Query, type RequestOptions } from './http';
 import { readLines } from './ndjson';
+import { ConfigError } from './config';
 
 export interface ClientOptions {
-  /** Base URL of the API server, e.g. http://127.0.0.1:6443 */
+  /** Base URL of the API server, e.g. http://127.0.0.1:6443 or https://127.0.0.1:6443 */
   server: string;
   token?: string;
   /** Deadline of each non-streaming request; default 30 s, 0 = none. */
   timeoutMs?: number;
+  /**
+   * For an https server: the CA certificate(s) to trust instead of the system's, as PEM text or
+   * bytes, or the path of a PEM file (read once, here). The server's certificate is always
+   * verified against it, host name included.
+   */
+  ca?: string | Buffer;
+}
+
+/** The PEM bytes of a ClientOptions.ca: PEM given as is, anything else read as a file. */
+export function readCa(ca: string | Buffer): Buffer {
+  if (Buffer.isBuffer(ca)) return ca;
+  if (ca.includes('-----BEGIN ')) return Buffer.from(ca);
+  try {
+    return readFileSync(ca);
+  } catch (e) {
+    throw new ConfigError(
+      `cannot read the CA file ${ca}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
 }
 
 export interface ListOptions {
@@ -99,16 +121,29 @@ export class BerthClient {
   readonly server: string;
   readonly token?: string;
   readonly timeoutMs: number;
+  /** With an https server and a CA: one keep-alive pool trusting that CA (connections and TLS sessions reused). */
+  private readonly agent?: https.Agent;
 
   constructor(opts: ClientOptions) {
     this.server = opts.server.replace(/\/+$/, '');
     this.token = opts.token;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
+    if (opts.ca !== undefined && this.server.startsWith('https:'))
+      this.agent = new https.Agent({ keepAlive: true, ca: readCa(opts.ca) });
+  }
+
+  /** Closes the idle keep-alive connections of this client's own pool (if it has one). */
+  close(): void {
+    this.agent?.destroy();
   }
 
   /** One request; returns the parsed JSON answer (undefined for an empty body). */
   async requestJson<T>(opts: RequestOptions): Promise<T> {
-    const res = await request(this.server, this.token, { timeoutMs: this.timeoutMs, ...opts });
+    const res = await request(this.server, this.token, {
+      timeoutMs: this.timeoutMs,
+      agent: this.agent,
+      ...opts,
+    });
     if (res.status < 200 || res.status > 299) throw errorFromResponse(res.status, res.body);
     if (res.body.length === 0) return undefined as T;
     try {
@@ -298,6 +333,7 @@ export class BerthClient {
         query,
         signal,
         timeoutMs: this.timeoutMs,
+        agent: this.agent,
       }));
     } catch (e) {
       if (signal?.aborted) return;
@@ -363,6 +399,7 @@ export class BerthClient {
       accept: '*/*',
       signal,
       timeoutMs: this.timeoutMs,
+      agent: this.agent,
     }).then(
       async ({ res }) => {
         const status = res.statusCode ?? 0;

@@ -138,4 +138,71 @@ describe('resolveConnection', () => {
     );
     assert.equal(readFileSync(tokenFile, 'utf8'), 'from-file\n');
   });
+
+  describe('the CA of an https server', () => {
+    const pem = (cn: string) => `-----BEGIN CERTIFICATE-----\n${cn}\n-----END CERTIFICATE-----\n`;
+    const ctxCa = path.join(dir, 'ctx-ca.crt');
+    const flagCa = path.join(dir, 'flag-ca.crt');
+    const envCa = path.join(dir, 'env-ca.crt');
+    writeFileSync(ctxCa, pem('CTX'));
+    writeFileSync(flagCa, pem('FLAG'));
+    writeFileSync(envCa, pem('ENV'));
+    const file = path.join(dir, 'ca-config');
+    writeFileSync(
+      file,
+      [
+        'currentContext: tls',
+        'contexts:',
+        '  - name: tls',
+        '    server: https://127.0.0.1:6443',
+        `    certificateAuthority: ${ctxCa}`,
+        '  - name: embedded',
+        '    server: https://127.0.0.1:7443',
+        `    certificateAuthorityData: ${Buffer.from(pem('DATA')).toString('base64')}`,
+      ].join('\n'),
+    );
+    const tlsCfg = loadConfig(file);
+
+    test('a context names it as a file (certificateAuthority) or holds it as base64 (certificateAuthorityData)', () => {
+      assert.equal(tlsCfg.contexts[0].certificateAuthority, ctxCa);
+      const c = resolveConnection({}, {}, tlsCfg);
+      assert.equal(c.ca, pem('CTX'));
+      assert.equal(c.caSource, `${ctxCa} of context "tls"`);
+      assert.equal(resolveConnection({ context: 'embedded' }, {}, tlsCfg).ca, pem('DATA'));
+    });
+
+    test('--certificate-authority over BERTH_CA_FILE over the context', () => {
+      assert.equal(resolveConnection({}, { BERTH_CA_FILE: envCa }, tlsCfg).ca, pem('ENV'));
+      assert.equal(
+        resolveConnection({ certificateAuthority: flagCa }, { BERTH_CA_FILE: envCa }, tlsCfg).ca,
+        pem('FLAG'),
+      );
+    });
+
+    test("a context's CA is not used for another server given by flag; no CA means the system's", () => {
+      assert.equal(resolveConnection({ server: 'https://elsewhere:1' }, {}, tlsCfg).ca, undefined);
+      assert.equal(resolveConnection({ server: 'https://127.0.0.1:6443' }, {}, tlsCfg).ca, pem('CTX'));
+      assert.equal(resolveConnection({}, {}, cfg).ca, undefined);
+    });
+
+    test('a missing CA file or one without a certificate is an error naming it and where it was set', () => {
+      assert.throws(
+        () => resolveConnection({ certificateAuthority: '/nonexistent/ca.crt' }, {}, tlsCfg),
+        /cannot read the CA file \/nonexistent\/ca.crt \(--certificate-authority\): ENOENT/,
+      );
+      assert.throws(
+        () => resolveConnection({}, { BERTH_CA_FILE: tokenFile }, tlsCfg),
+        new RegExp(`the CA file ${tokenFile} \\(BERTH_CA_FILE\\) holds no PEM certificate`),
+      );
+      const bad = path.join(dir, 'bad-ca-data');
+      writeFileSync(
+        bad,
+        'contexts:\n  - name: x\n    server: https://x\n    certificateAuthorityData: bm9wZQ==\n',
+      );
+      assert.throws(
+        () => loadConfig(bad),
+        /contexts\[0\]\.certificateAuthorityData must be the base64 of a PEM/,
+      );
+    });
+  });
 });

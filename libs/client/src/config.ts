@@ -12,6 +12,10 @@ export interface Context {
   tokenFile?: string;
   /** The default namespace for this context. */
   namespace?: string;
+  /** A PEM file with the CA that signed an https server's certificate (kubeconfig's certificate-authority). */
+  certificateAuthority?: string;
+  /** The same CA as base64 of its PEM (kubeconfig's certificate-authority-data); wins over the file. */
+  certificateAuthorityData?: string;
 }
 
 export interface BerthConfig {
@@ -24,6 +28,10 @@ export interface Connection {
   server: string;
   token?: string;
   namespace: string;
+  /** The CA to trust for an https server (PEM), when one was configured; else the system's CAs. */
+  ca?: string;
+  /** Where the CA came from (a file, `context "NAME"`), for messages. */
+  caSource?: string;
   /** The context used, if any. */
   context?: string;
 }
@@ -74,9 +82,19 @@ export function loadConfig(file: string = configPath()): BerthConfig {
     const token = str(r.token, `contexts[${i}].token`, file);
     const tokenFile = str(r.tokenFile, `contexts[${i}].tokenFile`, file);
     const namespace = str(r.namespace, `contexts[${i}].namespace`, file);
+    const caFile = str(r.certificateAuthority, `contexts[${i}].certificateAuthority`, file);
+    const caData = str(r.certificateAuthorityData, `contexts[${i}].certificateAuthorityData`, file);
     if (token) ctx.token = token;
     if (tokenFile) ctx.tokenFile = tokenFile;
     if (namespace) ctx.namespace = namespace;
+    if (caFile) ctx.certificateAuthority = caFile;
+    if (caData) {
+      if (!isPem(Buffer.from(caData, 'base64').toString()))
+        throw new ConfigError(
+          `${file}: contexts[${i}].certificateAuthorityData must be the base64 of a PEM certificate`,
+        );
+      ctx.certificateAuthorityData = caData;
+    }
     return ctx;
   });
   return { currentContext: str(d.currentContext, 'currentContext', file), contexts };
@@ -107,12 +125,33 @@ export interface ConnectionFlags {
   token?: string;
   namespace?: string;
   context?: string;
+  /** --certificate-authority FILE */
+  certificateAuthority?: string;
+}
+
+function isPem(text: string): boolean {
+  return /-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----/.test(text);
+}
+
+/** Reads a CA file for a connection; a missing or non-PEM file is a ConfigError naming where it was set. */
+function readCaFile(file: string, where: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(
+      `cannot read the CA file ${file} (${where}): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
+  if (!isPem(text)) throw new ConfigError(`the CA file ${file} (${where}) holds no PEM certificate`);
+  return text;
 }
 
 /**
- * Resolves where to connect: flags (--server/--token/--namespace/--context) over the environment
- * (BERTH_SERVER, BERTH_TOKEN) over the context (--context, else currentContext). The namespace
- * is the flag's, else the context's, else 'default'. Without any server: DEFAULT_SERVER.
+ * Resolves where to connect: flags (--server/--token/--namespace/--context/--certificate-authority)
+ * over the environment (BERTH_SERVER, BERTH_TOKEN, BERTH_CA_FILE) over the context (--context, else
+ * currentContext). The namespace is the flag's, else the context's, else 'default'. Without any
+ * server: DEFAULT_SERVER. A context's token and CA apply only to the context's own server.
  */
 export function resolveConnection(
   flags: ConnectionFlags,
@@ -131,7 +170,23 @@ export function resolveConnection(
   const server = flags.server || env.BERTH_SERVER || ctx?.server || DEFAULT_SERVER;
   let token = flags.token || env.BERTH_TOKEN || undefined;
   // A context's credentials only belong to the context's own server.
-  if (!token && ctx && (server === ctx.server || (!flags.server && !env.BERTH_SERVER))) {
+  const ctxApplies = !!ctx && (server === ctx.server || (!flags.server && !env.BERTH_SERVER));
+  let ca: string | undefined;
+  let caSource: string | undefined;
+  if (flags.certificateAuthority) {
+    caSource = `--certificate-authority ${flags.certificateAuthority}`;
+    ca = readCaFile(flags.certificateAuthority, '--certificate-authority');
+  } else if (env.BERTH_CA_FILE) {
+    caSource = `BERTH_CA_FILE ${env.BERTH_CA_FILE}`;
+    ca = readCaFile(env.BERTH_CA_FILE, 'BERTH_CA_FILE');
+  } else if (ctx && ctxApplies && ctx.certificateAuthorityData) {
+    caSource = `certificateAuthorityData of context "${ctx.name}"`;
+    ca = Buffer.from(ctx.certificateAuthorityData, 'base64').toString();
+  } else if (ctx && ctxApplies && ctx.certificateAuthority) {
+    caSource = `${ctx.certificateAuthority} of context "${ctx.name}"`;
+    ca = readCaFile(ctx.certificateAuthority, `context "${ctx.name}"`);
+  }
+  if (!token && ctx && ctxApplies) {
     if (ctx.token) token = ctx.token;
     else if (ctx.tokenFile) {
       try {
@@ -145,6 +200,7 @@ export function resolveConnection(
   }
   const conn: Connection = { server, namespace: flags.namespace || ctx?.namespace || 'default' };
   if (token) conn.token = token;
+  if (ca) Object.assign(conn, { ca, caSource });
   if (ctx) conn.context = ctx.name;
   return conn;
 }

@@ -16,6 +16,11 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Whole-request deadline for buffered requests; for streams only until the headers arrive. 0 = none. */
   timeoutMs?: number;
+  /**
+   * The connection pool; for an https server an https.Agent carrying the CA to trust (see
+   * BerthClient's `ca`). Default: Node's global agents (and so the system's CAs).
+   */
+  agent?: http.Agent;
 }
 
 export interface BufferedResponse {
@@ -38,6 +43,48 @@ export class ConnectionError extends Error {
     );
     this.name = 'ConnectionError';
   }
+}
+
+/**
+ * OpenSSL's codes for a server certificate the client does not accept (Node puts them on the
+ * socket error's `code`), with what each means for a Berth user.
+ */
+const CERT_PROBLEMS: Record<string, string> = {
+  SELF_SIGNED_CERT_IN_CHAIN: 'it is signed by a certificate authority this client does not trust',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'it is self-signed and this client does not trust it',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'it is signed by a certificate authority this client does not trust',
+  UNABLE_TO_GET_ISSUER_CERT: 'it is signed by a certificate authority this client does not trust',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'it is signed by a certificate authority this client does not trust',
+  CERT_SIGNATURE_FAILURE: 'its signature does not verify against the trusted certificate authority',
+  CERT_HAS_EXPIRED: 'it has expired',
+  CERT_NOT_YET_VALID: 'it is not valid yet (check the clocks)',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'it is not issued for this host name or address',
+};
+
+/** Whether a ConnectionError's causeCode says the server's certificate was not accepted. */
+export function isCertificateProblem(code: string): boolean {
+  return code in CERT_PROBLEMS;
+}
+
+/** The ConnectionError of a failed request, with what a TLS failure means, or undefined when it is not a network failure. */
+function connectionError(server: string, e: NodeJS.ErrnoException): ConnectionError | undefined {
+  const code = e.code;
+  if (!code) return undefined;
+  if (isCertificateProblem(code))
+    return new ConnectionError(
+      server,
+      code,
+      `the server's TLS certificate was refused: ${CERT_PROBLEMS[code]}; give the client the CA that ` +
+        'signed it (a Berth control plane started with --tls keeps it in DATA_DIR/pki/ca.crt)',
+    );
+  if (code === 'EPROTO' && server.startsWith('https:'))
+    return new ConnectionError(
+      server,
+      code,
+      'no TLS answer: does the server serve plain HTTP? then use http://',
+    );
+  if (/^E[A-Z]+$/.test(code)) return new ConnectionError(server, code);
+  return undefined;
 }
 
 /** A buffered request did not complete within its deadline. */
@@ -120,7 +167,7 @@ export function send(
       reject(opts.signal.reason ?? new Error('aborted'));
       return;
     }
-    const req = mod.request(url, { method: opts.method, headers, signal: opts.signal });
+    const req = mod.request(url, { method: opts.method, headers, signal: opts.signal, agent: opts.agent });
     let timer: NodeJS.Timeout | undefined;
     if (opts.timeoutMs && opts.timeoutMs > 0) {
       timer = setTimeout(() => req.destroy(new RequestTimeoutError(server, opts.timeoutMs!)), opts.timeoutMs);
@@ -133,9 +180,7 @@ export function send(
       if (timer) clearTimeout(timer);
       if (opts.signal?.aborted) reject(opts.signal.reason ?? e);
       else if (e instanceof RequestTimeoutError) reject(e);
-      else if (e.code && /^E[A-Z]+$/.test(e.code) && e.code !== 'ERR_STREAM_PREMATURE_CLOSE')
-        reject(new ConnectionError(server, e.code));
-      else reject(e);
+      else reject(connectionError(server, e) ?? e);
     });
     req.end(body);
   });

@@ -70,6 +70,11 @@ describe('agent flags', () => {
       [['--server', 'http://x:1'], /^--token-file or --token: required/],
       [[...base, '--data-dir'], /^--data-dir: needs a value/],
       [[...base, '--image-gc-threshold', 'lots'], /^--image-gc-threshold: must be a size/],
+      [
+        [...base, '--ca-file', '/nonexistent/ca.crt'],
+        /^--ca-file: cannot read \/nonexistent\/ca.crt: ENOENT/,
+      ],
+      [[...base, '--ca-file', '/etc/hostname'], /^--ca-file: \/etc\/hostname holds no PEM certificate/],
     ];
     for (const [argv, re] of cases) {
       assert.throws(

@@ -35,6 +35,12 @@ export class AgentConfig {
   @IsNotEmpty({ message: 'must not be empty' })
   tokenFile?: string;
 
+  /** The CA (PEM file) that signed an https control plane's certificate; default the system's CAs. */
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty({ message: 'must not be empty' })
+  caFile?: string;
+
   /** DNS-1123 subdomain, as Node names are. */
   @Matches(/^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, {
     message: 'must be a lower-case DNS-1123 subdomain (a-z, 0-9, "-", ".")',
@@ -125,6 +131,7 @@ const SETTINGS: Setting[] = [
   { flag: '--server', key: 'server', kind: 'string' },
   { flag: '--token', key: 'token', kind: 'string' },
   { flag: '--token-file', key: 'tokenFile', kind: 'string' },
+  { flag: '--ca-file', key: 'caFile', kind: 'string' },
   { flag: '--node-name', key: 'nodeName', kind: 'string' },
   { flag: '--data-dir', key: 'dataDir', kind: 'string' },
   { flag: '--registry-mirror', key: 'registryMirrors', kind: 'mirror' },
@@ -150,7 +157,7 @@ function fileKey(s: Setting): string {
   return s.flag.slice(2).replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
 }
 
-export const USAGE = `usage: berth-agent --server URL (--token-file FILE | --token TOKEN) [--node-name NAME]
+export const USAGE = `usage: berth-agent --server URL (--token-file FILE | --token TOKEN) [--ca-file FILE] [--node-name NAME]
                    [--data-dir DIR] [--listen HOST:PORT] [--runtime runc|crun]
                    [--registry-mirror REGISTRY=URL]... [--insecure-registry HOST[:PORT]]...
                    [--restart-initial-delay DUR] [--restart-max-delay DUR] [--restart-reset-after DUR]
@@ -158,7 +165,9 @@ export const USAGE = `usage: berth-agent --server URL (--token-file FILE | --tok
                    [--image-gc-threshold SIZE] [--image-gc-interval DUR] [--log-format json|pretty]
                    [--on-exit keep|stop] [--config FILE]
   DUR is a number with a unit (500ms, 1s, 5m, 1h); SIZE a quantity (10Gi, 500Mi; 0 turns image GC off).
-  --config FILE is YAML with the same settings in camelCase: server, token, tokenFile, nodeName,
+  --ca-file FILE: the CA (PEM) that signed an https:// --server's certificate (a control plane
+  started with --tls keeps it in DATA_DIR/pki/ca.crt); without it the system's CAs are trusted.
+  --config FILE is YAML with the same settings in camelCase: server, token, tokenFile, caFile, nodeName,
   dataDir, registryMirrors ({docker.io: [URL]}), insecureRegistries ([HOST:PORT]), runtime, listen,
   restartInitialDelay, restartMaxDelay, restartResetAfter, heartbeatInterval, statusReportInterval, maxPods,
   imageGcThreshold, imageGcInterval, logFormat, onExit. Flags win over the file.
@@ -335,6 +344,16 @@ export function parseAgentFlags(argv: string[]): AgentConfig & { token: string }
     if (!token) throw new FlagError(`--token-file: ${cfg.tokenFile} holds no token`);
   }
   if (!token) throw new FlagError('--token-file or --token: required (the control plane bearer token)');
+  if (cfg.caFile) {
+    let ca: string;
+    try {
+      ca = readFileSync(cfg.caFile, 'utf8');
+    } catch (e) {
+      throw new FlagError(`--ca-file: cannot read ${cfg.caFile}: ${(e as NodeJS.ErrnoException).code}`);
+    }
+    if (!ca.includes('-----BEGIN CERTIFICATE-----'))
+      throw new FlagError(`--ca-file: ${cfg.caFile} holds no PEM certificate`);
+  }
   const [host, port] = splitHostPort(cfg.listen);
   if (port > 65535) throw new FlagError(`--listen: port ${port} is above 65535`);
   void host;

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { Command } from 'commander';
 import { configPath, loadConfig, saveConfig, upsertContext, type BerthConfig } from '@berth/client';
 import { toYaml } from '@berth/api';
@@ -83,6 +84,7 @@ export function registerConfig(program: Command, io: CliIO, setExit: (code: numb
     .option('--token <token>', 'bearer token')
     .option('--token-file <file>', 'file holding the bearer token')
     .option('--namespace <ns>', 'default namespace of the context')
+    .option('--certificate-authority <file>', 'CA certificate (PEM) that signed an https server')
     .option('--current', 'also make it the current context')
     .action((name: string, _opts: unknown, cmd: Command) => {
       // --server, --token and -n/--namespace are also program options (which take them first).
@@ -91,6 +93,7 @@ export function registerConfig(program: Command, io: CliIO, setExit: (code: numb
         token?: string;
         tokenFile?: string;
         namespace?: string;
+        certificateAuthority?: string;
         current?: boolean;
       }>();
       const ns = opts.namespace;
@@ -111,6 +114,10 @@ export function registerConfig(program: Command, io: CliIO, setExit: (code: numb
       if (opts.token !== undefined) ctx.token = opts.token;
       if (opts.tokenFile !== undefined) ctx.tokenFile = opts.tokenFile;
       if (ns !== undefined) ctx.namespace = ns;
+      if (opts.certificateAuthority !== undefined) {
+        ctx.certificateAuthority = path.resolve(opts.certificateAuthority);
+        delete ctx.certificateAuthorityData;
+      }
       let next = upsertContext(cfg, ctx);
       if (opts.current || !cfg.currentContext) next = { ...next, currentContext: name };
       saveConfig(next, file());
