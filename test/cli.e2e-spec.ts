@@ -1,12 +1,21 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { resolveKindName } from '@berth/api';
 import { BerthClient } from '@berth/client';
-import { Managed, TestRedis, freePort, startControlPlane, tempDir, type ControlPlane } from '@berth/testing';
+import {
+  Managed,
+  TestRedis,
+  freePort,
+  haveKubectl,
+  kubectl,
+  startControlPlane,
+  tempDir,
+  type ControlPlane,
+} from '@berth/testing';
 
 /**
  * berthctl end to end: the built CLI (bin/berthctl) as a child process against a real control
@@ -388,13 +397,17 @@ describe('berthctl up', () => {
       assert.match(
         up.output,
         new RegExp(
-          `Berth is up: http://127\\.0\\.0\\.1:${port} \\(admin token in ${dataDir.replace(/[/.]/g, '\\$&')}/admin\\.token\\)`,
+          `Berth is up: https://127\\.0\\.0\\.1:${port} \\(admin token in ${dataDir.replace(/[/.]/g, '\\$&')}/admin\\.token\\)`,
         ),
       );
       assert.ok(existsSync(path.join(dataDir, 'admin.token')));
       const cfg = readFileSync(config, 'utf8');
       assert.match(cfg, /currentContext: berth-local/);
-      assert.match(cfg, new RegExp(`server: http://127.0.0.1:${port}`));
+      assert.match(cfg, new RegExp(`server: https://127.0.0.1:${port}`));
+      assert.match(cfg, new RegExp(`certificateAuthority: ${path.join(dataDir, 'pki', 'ca.crt')}`));
+      const kubeconfig = path.join(dataDir, 'kubeconfig');
+      assert.match(up.output, new RegExp(`kubectl: export KUBECONFIG=${kubeconfig}`));
+      assert.equal(statSync(kubeconfig).mode & 0o777, 0o600);
 
       // The context alone (no flags, no BERTH_SERVER/TOKEN) reaches the cluster.
       const r = await berthctl(['get', 'ns'], env as Record<string, string>);
@@ -402,7 +415,20 @@ describe('berthctl up', () => {
       assert.match(r.stdout, /^NAME {2,}STATUS {3}AGE\n/);
       assert.match(r.stdout, /^default {3,}Active {3}\S+$/m);
 
-      // The agent up started registers its Node, and it becomes Ready.
+      // Unmodified kubectl with only the kubeconfig up wrote (HTTPS, its CA, the admin token).
+      if (haveKubectl(33)) {
+        const kc = await kubectl(33, { kubeconfig, cacheDir: path.join(dir.path, 'kube-cache') }, [
+          'get',
+          'namespace',
+          'default',
+          '-o',
+          'name',
+        ]);
+        assert.equal(kc.code, 0, kc.stderr);
+        assert.equal(kc.stdout, 'namespace/default\n');
+      }
+
+      // The agent up started (https, --ca-file) registers its Node, and it becomes Ready.
       const deadline0 = Date.now() + 90_000;
       let nodes: Result = { code: null, stdout: '', stderr: '' };
       while (Date.now() < deadline0) {

@@ -19,7 +19,9 @@ export interface AgentOptions {
   nodeName: string;
   /** Default: a fresh temp dir that stop() removes. */
   dataDir?: string;
-  /** More flags after the harness's own (--server, --token-file, --node-name, --data-dir, --listen). */
+  /** For an https server: the CA file (`--ca-file`), e.g. ControlPlane.caFile. */
+  caFile?: string;
+  /** More flags after the harness's own (--server, --token-file, --ca-file, --node-name, --data-dir, --listen). */
   extraArgs?: string[];
   env?: Record<string, string>;
   readyTimeoutMs?: number;
@@ -201,6 +203,7 @@ export async function startAgent(opts: AgentOptions): Promise<TestAgent> {
     opts.server,
     '--token-file',
     tokenFile,
+    ...(opts.caFile ? ['--ca-file', opts.caFile] : []),
     '--node-name',
     opts.nodeName,
     '--data-dir',

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import https from 'node:https';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Managed } from './process';
@@ -15,6 +16,9 @@ import { tempDir } from './tmp';
  *   await cp.stop();      // SIGTERM; removes the data dir if the harness made it
  *
  * Without redisUrl the control plane runs its embedded redis-server under dataDir.
+ *
+ * With `tls: true` it serves HTTPS with its generated CA (--tls): url is https://…, and
+ * `api(cp.url, cp.token, { ca: cp.ca })` / `openWatch(…, { ca: cp.ca })` / kubectl's `caFile` trust it.
  */
 export interface ControlPlaneOptions {
   /** External Redis (e.g. TestRedis.url); omit for embedded Redis under dataDir. */
@@ -27,11 +31,16 @@ export interface ControlPlaneOptions {
   extraArgs?: string[];
   /** How long to wait for the ready line (ms, default 30 s). */
   readyTimeoutMs?: number;
+  /** Serve HTTPS with the control plane's generated CA (`--tls`). */
+  tls?: boolean;
 }
 
 export interface ControlPlane {
-  /** http://127.0.0.1:PORT */
+  /** http://127.0.0.1:PORT, or https:// with tls */
   url: string;
+  /** With tls (--tls): DATA_DIR/pki/ca.crt, the CA that signed the serving certificate, and its PEM. */
+  caFile?: string;
+  ca?: string;
   /** A bearer token the server accepts (its generated admin.token, or the first line of --token-file). */
   token: string;
   port: number;
@@ -46,7 +55,7 @@ export interface ControlPlane {
   restart(): Promise<void>;
 }
 
-export const READY_LINE = /berth control plane listening on (http:\/\/\S+):(\d+)\n/;
+export const READY_LINE = /berth control plane listening on (https?:\/\/\S+):(\d+)\n/;
 
 function repoRoot(): string {
   // dist/test/harness/control-plane.js or test/harness/control-plane.ts → repository root.
@@ -66,6 +75,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const bin = path.join(repoRoot(), 'bin', 'berth-control-plane');
   const args = ['--data-dir', dataDir, '--port', String(port), '--host', '127.0.0.1', '--log-format', 'json'];
   if (opts.redisUrl) args.push('--redis-url', opts.redisUrl);
+  if (opts.tls) args.push('--tls');
   args.push(...(opts.extraArgs ?? []));
   const tokenFlag = args.lastIndexOf('--token-file');
   const tokenFile = tokenFlag >= 0 ? args[tokenFlag + 1] : path.join(dataDir, 'admin.token');
@@ -108,6 +118,12 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       Object.assign(self, next);
     },
   };
+  // --tls (auto): the generated CA; with --tls-cert-file the caller knows its own CA.
+  const generatedCa = path.join(dataDir, 'pki', 'ca.crt');
+  if (first.url.startsWith('https:') && existsSync(generatedCa)) {
+    self.caFile = generatedCa;
+    self.ca = readFileSync(generatedCa, 'utf8');
+  }
   self.token = readFileSync(tokenFile, 'utf8')
     .split('\n')
     .map((l) => l.trim())
@@ -138,26 +154,64 @@ export interface ApiCaller {
   delete(path: string, body?: unknown): Promise<ApiResponse>;
 }
 
+export interface ConnectOptions {
+  /** For an https url: the CA (PEM) to trust; the server's certificate is verified against it. */
+  ca?: string | Buffer;
+}
+
+/** One https request through node:https (fetch cannot be given a CA without undici's Agent). */
+function httpsFetch(
+  url: string,
+  init: { method: string; headers: Record<string, string>; body?: string | Buffer },
+  ca: string | Buffer | undefined,
+): Promise<{ status: number; headers: Headers; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method: init.method, headers: init.headers, ca }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const headers = new Headers();
+        for (const [k, v] of Object.entries(res.headers))
+          for (const one of Array.isArray(v) ? v : [v]) if (one !== undefined) headers.append(k, one);
+        resolve({ status: res.statusCode ?? 0, headers, text: Buffer.concat(chunks).toString() });
+      });
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
+
 /**
  * A tiny fetch helper: `api(url, token)('GET', '/api/v1/namespaces')` → { status, body }. A string
  * or Buffer body is sent as is; anything else as JSON. token '' sends no Authorization header.
+ * An https url is verified against `opts.ca` (else the system's CAs).
  */
-export function api(url: string, token: string): ApiCaller {
+export function api(url: string, token: string, opts: ConnectOptions = {}): ApiCaller {
   const call = async (
     method: string,
     p: string,
     body?: unknown,
-    opts: RequestOptions = {},
+    ro: RequestOptions = {},
   ): Promise<ApiResponse> => {
-    const headers: Record<string, string> = { ...opts.headers };
+    const headers: Record<string, string> = { ...ro.headers };
     if (token) headers.authorization = `Bearer ${token}`;
     let payload: string | Buffer | undefined;
     if (body !== undefined) {
       payload = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
-      headers['content-type'] = opts.contentType ?? 'application/json';
+      headers['content-type'] = ro.contentType ?? 'application/json';
     }
-    const res = await fetch(url + p, { method, headers, body: payload });
-    const text = await res.text();
+    let res: { status: number; headers: Headers };
+    let text: string;
+    if (url.startsWith('https:')) {
+      const r = await httpsFetch(url + p, { method, headers, body: payload }, opts.ca);
+      res = r;
+      text = r.text;
+    } else {
+      const r = await fetch(url + p, { method, headers, body: payload });
+      res = r;
+      text = await r.text();
+    }
     let parsed: unknown = text;
     try {
       parsed = JSON.parse(text);
@@ -201,9 +255,19 @@ export interface OpenWatch {
 }
 
 /** Opens `path` (add ?watch=true yourself) and parses newline-delimited watch events as they arrive. */
-export function openWatch(url: string, token: string, p: string): Promise<OpenWatch> {
+export function openWatch(
+  url: string,
+  token: string,
+  p: string,
+  opts: ConnectOptions = {},
+): Promise<OpenWatch> {
   return new Promise((resolve, reject) => {
-    const req = http.get(url + p, { headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
+    const headers = token ? { authorization: `Bearer ${token}` } : {};
+    const get = (cb: (res: http.IncomingMessage) => void): http.ClientRequest =>
+      url.startsWith('https:')
+        ? https.get(url + p, { headers, ca: opts.ca }, cb)
+        : http.get(url + p, { headers }, cb);
+    const req = get((res) => {
       const events: WatchEventLine[] = [];
       let cursor = 0;
       let buf = '';

@@ -18,6 +18,14 @@ export interface KubectlTarget {
   token: string;
   /** A temporary directory for kubectl's discovery/HTTP cache (never ~/.kube/cache). */
   cacheDir: string;
+  /** For an https url: the CA file (`--certificate-authority`), e.g. ControlPlane.caFile. */
+  caFile?: string;
+}
+
+/** kubectl reading server, CA and token from a kubeconfig file only (no connection flags). */
+export interface KubeconfigTarget {
+  kubeconfig: string;
+  cacheDir: string;
 }
 
 export interface KubectlResult {
@@ -27,21 +35,26 @@ export interface KubectlResult {
 }
 
 /**
- * Runs one unmodified kubectl binary against a Berth control plane (flags, no kubeconfig unless
- * `args` names one). Never throws on a non-zero exit: the caller asserts on code and output.
+ * Runs one unmodified kubectl binary against a Berth control plane: with --server/--token (and
+ * --certificate-authority) flags and no kubeconfig, or with only a kubeconfig file. Never throws
+ * on a non-zero exit: the caller asserts on code and output.
  */
 export function kubectl(
   minor: number,
-  target: KubectlTarget,
+  target: KubectlTarget | KubeconfigTarget,
   args: string[],
   opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
 ): Promise<KubectlResult> {
-  const full = [
-    `--server=${target.url}`,
-    `--token=${target.token}`,
-    `--cache-dir=${target.cacheDir}`,
-    ...args,
-  ];
+  const connection =
+    'kubeconfig' in target
+      ? []
+      : [
+          `--server=${target.url}`,
+          `--token=${target.token}`,
+          ...(target.caFile ? [`--certificate-authority=${target.caFile}`] : []),
+        ];
+  const full = [...connection, `--cache-dir=${target.cacheDir}`, ...args];
+  const kubeconfig = 'kubeconfig' in target ? target.kubeconfig : path.join(target.cacheDir, 'no-kubeconfig');
   return new Promise((resolve) => {
     const child = execFile(
       kubectlPath(minor),
@@ -49,7 +62,7 @@ export function kubectl(
       {
         timeout: opts.timeoutMs ?? 60_000,
         maxBuffer: 16 * 1024 * 1024,
-        env: { ...process.env, KUBECONFIG: path.join(target.cacheDir, 'no-kubeconfig'), ...opts.env },
+        env: { ...process.env, KUBECONFIG: kubeconfig, ...opts.env },
       },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;

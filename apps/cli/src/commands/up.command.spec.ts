@@ -1,9 +1,10 @@
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import YAML from 'yaml';
 import type { CliIO } from '../io';
 import { childSpecs, runUp } from './up.command';
 
@@ -57,13 +58,15 @@ describe('up: children', () => {
     assert.deepEqual(
       specs.map((s) => [s.name, path.relative(withAgent, s.command), s.args]),
       [
-        ['control plane', 'bin/berth-control-plane', ['--data-dir', '/d', '--port', '7000']],
+        ['control plane', 'bin/berth-control-plane', ['--data-dir', '/d', '--port', '7000', '--tls']],
         [
           'agent',
           'bin/berth-agent',
           [
             '--server',
-            'http://127.0.0.1:7000',
+            'https://127.0.0.1:7000',
+            '--ca-file',
+            '/d/pki/ca.crt',
             '--token-file',
             '/d/admin.token',
             '--data-dir',
@@ -86,7 +89,22 @@ describe('up: children', () => {
     assert.equal(childSpecs(flags, fakeRoot('b', 'true')).length, 1);
   });
 
-  test('--sync-dir (absolute), --sync-name and --no-sync-prune reach the control plane', () => {
+  test('--no-tls: the control plane serves plain HTTP and the agent gets an http:// server and no CA', () => {
+    const [cp, agent] = childSpecs(
+      { dataDir: '/d', port: '7000', tls: false },
+      fakeRoot('n', 'true', 'true'),
+    );
+    assert.deepEqual(cp.args, ['--data-dir', '/d', '--port', '7000']);
+    assert.deepEqual(agent.args.slice(0, 4), [
+      '--server',
+      'http://127.0.0.1:7000',
+      '--token-file',
+      '/d/admin.token',
+    ]);
+    assert.ok(!agent.args.includes('--ca-file'));
+  });
+
+  test('--sync-dir (absolute), --sync-name and --no-sync-prune reach the control plane (over plain HTTP for now)', () => {
     const root = fakeRoot('c', 'true');
     const [cp] = childSpecs(
       { dataDir: '/d', port: '7000', syncDir: 'manifests', syncName: 'prod', syncPrune: false },
@@ -143,6 +161,60 @@ describe('up: children', () => {
       } catch {
         // gone, as it should be
       }
+    }
+  });
+
+  test('with https: the context trusts DATA_DIR/pki/ca.crt and DATA_DIR/kubeconfig (0600) embeds the CA and token for kubectl', async () => {
+    const caPem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    const root = fakeRoot(
+      't',
+      'while [ "$1" != "--data-dir" ]; do shift; done; d=$2\n' +
+        'mkdir -p "$d/pki"; echo s3cret > "$d/admin.token"\n' +
+        caPem
+          .trimEnd()
+          .split('\n')
+          .map((l) => `echo '${l}' >> "$d/pki/ca.crt"\n`)
+          .join('') +
+        'echo "berth control plane listening on https://127.0.0.1:7997"\n' +
+        'trap "exit 0" TERM; while true; do sleep 0.1; done',
+    );
+    const dataDir = path.join(tmp, 'data-t');
+    const cfg = path.join(tmp, 'cfg-t');
+    const { r, cli } = io({ BERTH_CONFIG: cfg });
+    const signals = new EventEmitter();
+    const done = runUp(cli, { dataDir, port: '7997', agent: false, graceSeconds: '2' }, signals, root);
+    try {
+      for (let i = 0; i < 200 && !r.stdout; i++) await new Promise((res) => setTimeout(res, 50));
+      assert.match(r.stdout, /^Berth is up: https:\/\/127\.0\.0\.1:7997 /);
+      const config = readFileSync(cfg, 'utf8');
+      assert.match(config, /server: https:\/\/127\.0\.0\.1:7997/);
+      assert.match(config, new RegExp(`certificateAuthority: ${dataDir}/pki/ca.crt`));
+      const kubeconfig = path.join(dataDir, 'kubeconfig');
+      assert.equal(statSync(kubeconfig).mode & 0o777, 0o600);
+      const kc = YAML.parse(readFileSync(kubeconfig, 'utf8'));
+      assert.equal(kc['current-context'], 'berth-local');
+      assert.deepEqual(kc.clusters, [
+        {
+          name: 'berth-local',
+          cluster: {
+            server: 'https://127.0.0.1:7997',
+            'certificate-authority-data': Buffer.from(caPem).toString('base64'),
+          },
+        },
+      ]);
+      assert.deepEqual(kc.users, [{ name: 'berth-local-admin', user: { token: 's3cret' } }]);
+      assert.deepEqual(kc.contexts, [
+        {
+          name: 'berth-local',
+          context: { cluster: 'berth-local', user: 'berth-local-admin', namespace: 'default' },
+        },
+      ]);
+      assert.match(r.stderr, new RegExp(`kubectl: export KUBECONFIG=${kubeconfig}\n`));
+      signals.emit('SIGTERM', 'SIGTERM');
+      assert.equal(await done, 0);
+    } finally {
+      signals.emit('SIGTERM', 'SIGTERM');
+      await done.catch(() => undefined);
     }
   });
 

@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, promises as fs, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, promises as fs, rmSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import { configPath, loadConfig, saveConfig, upsertContext } from '@berth/client';
 import { collect } from '../context';
 import { CliError, EXIT } from '../errors';
 import type { CliIO } from '../io';
+import { writeKubeconfig } from '../kubeconfig';
 
 /** The repository root: bin/ holds the launchers (dist/apps/cli/src/commands → five levels up). */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..', '..', '..');
@@ -24,6 +25,21 @@ export interface UpFlags {
   syncDir?: string;
   syncName?: string;
   syncPrune?: boolean;
+  /** false with --no-tls: plain HTTP (kubectl then sends no token). Default: --tls. */
+  tls?: boolean;
+}
+
+/**
+ * Whether `up` serves HTTPS: yes unless --no-tls, and for now not with --sync-dir, whose in-cluster
+ * controller (apps/control-plane/src/sync) still calls its own API at an http:// URL.
+ */
+export function useTls(flags: UpFlags): boolean {
+  return flags.tls !== false && !flags.syncDir;
+}
+
+/** The CA a control plane started with --tls writes under its data dir. */
+export function caFileOf(dataDir: string): string {
+  return path.join(path.resolve(dataDir), 'pki', 'ca.crt');
 }
 
 /** One process `up` starts and supervises. */
@@ -135,12 +151,15 @@ class Supervised {
 /** The children of `up`: the control plane, then the agent when bin/berth-agent exists. */
 export function childSpecs(flags: UpFlags, root = REPO_ROOT): ChildSpec[] {
   const dataDir = path.resolve(flags.dataDir);
+  const tls = useTls(flags);
   const cp: ChildSpec = {
     name: 'control plane',
     command: path.join(root, 'bin', 'berth-control-plane'),
     args: ['--data-dir', dataDir, '--port', String(flags.port)],
     ready: /listening on (https?:\/\/\S+)/,
   };
+  // HTTPS with the control plane's own CA (DATA_DIR/pki), generated on the first start.
+  if (tls) cp.args.push('--tls');
   if (flags.redisUrl) cp.args.push('--redis-url', flags.redisUrl);
   if (flags.syncDir) {
     cp.args.push('--sync-dir', path.resolve(flags.syncDir));
@@ -152,7 +171,8 @@ export function childSpecs(flags: UpFlags, root = REPO_ROOT): ChildSpec[] {
   if (flags.agent !== false && existsSync(agentBin)) {
     const args = [
       '--server',
-      `http://127.0.0.1:${flags.port}`,
+      `${tls ? 'https' : 'http'}://127.0.0.1:${flags.port}`,
+      ...(tls ? ['--ca-file', caFileOf(dataDir)] : []),
       '--token-file',
       path.join(dataDir, 'admin.token'),
       '--data-dir',
@@ -214,6 +234,40 @@ function validateFlags(flags: UpFlags): void {
       );
 }
 
+/**
+ * Points berthctl (the berth-local context, made current) and kubectl (DATA_DIR/kubeconfig) at the
+ * cluster just started. With https the CA the control plane generated is trusted: the context names
+ * its file, the kubeconfig embeds it. kubectl sends a token only over TLS, so a plain-HTTP cluster
+ * gets no kubeconfig (a stale one from an earlier TLS run is removed).
+ */
+async function writeClientConfigs(io: CliIO, dataDir: string, url: string, token: string): Promise<void> {
+  const https = url.startsWith('https:');
+  const caFile = caFileOf(dataDir);
+  let caPem = '';
+  if (https) {
+    try {
+      caPem = await fs.readFile(caFile, 'utf8');
+    } catch (e) {
+      throw new CliError(
+        `the control plane serves HTTPS but its CA ${caFile} cannot be read: ${(e as NodeJS.ErrnoException).code}`,
+      );
+    }
+  }
+  const file = configPath(io.env);
+  const ctx = { name: LOCAL_CONTEXT, server: url, token, ...(https ? { certificateAuthority: caFile } : {}) };
+  const cfg = upsertContext(loadConfig(file), ctx);
+  saveConfig({ ...cfg, currentContext: LOCAL_CONTEXT }, file);
+  io.err(`context "${LOCAL_CONTEXT}" in ${file} is now current\n`);
+  const kubeconfig = path.join(dataDir, 'kubeconfig');
+  if (https) {
+    writeKubeconfig(kubeconfig, { name: LOCAL_CONTEXT, server: url, caPem, token });
+    io.err(`kubectl: export KUBECONFIG=${kubeconfig}\n`);
+  } else {
+    rmSync(kubeconfig, { force: true });
+    io.err('plain HTTP (--no-tls): kubectl will not send its token; run without --no-tls to use kubectl\n');
+  }
+}
+
 export async function runUp(
   io: CliIO,
   flags: UpFlags,
@@ -236,7 +290,9 @@ export async function runUp(
     for (const c of [...running].reverse()) await c.stop(graceMs);
   };
   try {
-    let url = `http://127.0.0.1:${flags.port}`;
+    let url = `${useTls(flags) ? 'https' : 'http'}://127.0.0.1:${flags.port}`;
+    if (flags.tls !== false && flags.syncDir)
+      io.err('--sync-dir: serving plain HTTP (the in-cluster sync cannot call an HTTPS API yet)\n');
     let token = '';
     for (const spec of childSpecs(flags, root)) {
       const child = new Supervised(spec, path.join(logDir, `${spec.name.replace(/\s+/g, '-')}.log`));
@@ -257,10 +313,7 @@ export async function runUp(
       if (spec.name === 'control plane') {
         const tokenFile = path.join(dataDir, 'admin.token');
         token = await readToken(tokenFile, 10_000);
-        const file = configPath(io.env);
-        const cfg = upsertContext(loadConfig(file), { name: LOCAL_CONTEXT, server: url, token });
-        saveConfig({ ...cfg, currentContext: LOCAL_CONTEXT }, file);
-        io.err(`context "${LOCAL_CONTEXT}" in ${file} is now current\n`);
+        await writeClientConfigs(io, dataDir, url, token);
       }
     }
     io.out(`Berth is up: ${url} (admin token in ${path.join(dataDir, 'admin.token')})\n`);
@@ -323,6 +376,10 @@ export function registerUp(program: Command, io: CliIO, setExit: (code: number) 
     )
     .option('--sync-name <name>', "the sync's name (default: the directory's name)")
     .option('--no-sync-prune', 'with --sync-dir: never delete objects whose manifests left the directory')
+    .option(
+      '--no-tls',
+      'serve plain HTTP instead of HTTPS with a generated CA (DATA_DIR/pki/ca.crt); kubectl then cannot authenticate',
+    )
     .addHelpText(
       'after',
       '\nExamples:\n  berthctl up --data-dir /var/lib/berth --port 6443\n  berthctl up --data-dir /tmp/b --port 7000 --insecure-registry 127.0.0.1:5000\n  berthctl up --sync-dir ./manifests',
