@@ -4,7 +4,7 @@
 // out, `berthctl scale` and `berthctl delete` are put back, a broken file is reported with
 // file:line while the rest still syncs and its objects stay, deleting a file prunes its objects and
 // nothing made by hand, removing the directory stops the sync without pruning. Then the control
-// plane's own `--sync-dir` following a git checkout of 50 manifests between two revisions, and
+// plane's own `--sync-dir` (calling its own API over HTTPS) following a git checkout of 50 manifests between two revisions, and
 // one-shot passes (--dry-run, --allow-empty).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -261,7 +261,7 @@ describe('berthctl sync --watch --prune against a cluster with a real agent', ()
   });
 });
 
-describe('control plane --sync-dir following a git checkout; one-shot passes', () => {
+describe('control plane --sync-dir (over its own HTTPS API) following a git checkout; one-shot passes', () => {
   let redis: TestRedis;
   let cp: ControlPlane;
   let k: ApiCaller;
@@ -300,6 +300,10 @@ describe('control plane --sync-dir following a git checkout; one-shot passes', (
       );
   }
 
+  /** `berthctl sync status NAME -o json`, parsed. */
+  const statusOf = async (name: string): Promise<any> =>
+    JSON.parse((await berthctl(env, 'sync', 'status', name, '-o', 'json')).stdout);
+
   /** The synced objects of namespace repo match `values` exactly (names and data). */
   async function matches(values: Map<string, string>, secret: boolean): Promise<boolean> {
     const sel = `labelSelector=${encodeURIComponent(`${LABEL}=gitrepo`)}`;
@@ -324,10 +328,16 @@ describe('control plane --sync-dir following a git checkout; one-shot passes', (
     redis = await TestRedis.start();
     cp = await startControlPlane({
       redisUrl: redis.url,
+      tls: true,
       extraArgs: ['--controllers', 'sync,garbagecollector', '--sync-dir', repo, '--sync-name', 'gitrepo'],
     });
-    k = api(cp.url, cp.token);
-    env = { BERTH_SERVER: cp.url, BERTH_TOKEN: cp.token, BERTH_CONFIG: path.join(work.path, 'config') };
+    k = api(cp.url, cp.token, { ca: cp.ca });
+    env = {
+      BERTH_SERVER: cp.url,
+      BERTH_TOKEN: cp.token,
+      BERTH_CA_FILE: cp.caFile!,
+      BERTH_CONFIG: path.join(work.path, 'config'),
+    };
   });
 
   after(async () => {
@@ -356,7 +366,7 @@ describe('control plane --sync-dir following a git checkout; one-shot passes', (
       await waitFor(`revision ${rev} synced`, () => matches(values, secret), 30_000);
       const head = git('rev-parse', 'HEAD');
       await waitFor(`status at ${rev}`, async () => {
-        const s = JSON.parse((await berthctl(env, 'sync', 'status', 'gitrepo', '-o', 'json')).stdout);
+        const s = await statusOf('gitrepo');
         return s.revision === head && s.phase === 'Synced';
       });
     }
@@ -370,7 +380,7 @@ describe('control plane --sync-dir following a git checkout; one-shot passes', (
     renameSync(repo, moved);
     try {
       await waitFor('status Stalled', async () => {
-        const s = JSON.parse((await berthctl(env, 'sync', 'status', 'gitrepo', '-o', 'json')).stdout);
+        const s = await statusOf('gitrepo');
         return s.phase === 'Stalled' && /does not exist/.test(s.message);
       });
       await sleep(1500);
@@ -379,7 +389,7 @@ describe('control plane --sync-dir following a git checkout; one-shot passes', (
       renameSync(moved, repo);
     }
     await waitFor('synced again once it is back', async () => {
-      const s = JSON.parse((await berthctl(env, 'sync', 'status', 'gitrepo', '-o', 'json')).stdout);
+      const s = await statusOf('gitrepo');
       return s.phase === 'Synced';
     });
   });
@@ -426,7 +436,7 @@ describe('control plane --sync-dir following a git checkout; one-shot passes', (
       write(d, 'cm.yaml', configMap('crash-cm', 'default', 'after'));
       await sleep(1000);
       await cp.restart();
-      k = api(cp.url, cp.token);
+      k = api(cp.url, cp.token, { ca: cp.ca });
       await waitFor(
         'the edit made while the server was down',
         async () => (await value()) === 'after',

@@ -104,7 +104,7 @@ describe('up: children', () => {
     assert.ok(!agent.args.includes('--ca-file'));
   });
 
-  test('--sync-dir (absolute), --sync-name and --no-sync-prune reach the control plane (over plain HTTP for now)', () => {
+  test('--sync-dir (absolute), --sync-name and --no-sync-prune reach the control plane', () => {
     const root = fakeRoot('c', 'true');
     const [cp] = childSpecs(
       { dataDir: '/d', port: '7000', syncDir: 'manifests', syncName: 'prod', syncPrune: false },
@@ -115,6 +115,7 @@ describe('up: children', () => {
       '/d',
       '--port',
       '7000',
+      '--tls',
       '--sync-dir',
       path.resolve('manifests'),
       '--sync-name',
@@ -123,7 +124,7 @@ describe('up: children', () => {
       'false',
     ]);
     const [plain] = childSpecs({ dataDir: '/d', port: '7000', syncDir: '/m', syncPrune: true }, root);
-    assert.deepEqual(plain.args.slice(4), ['--sync-dir', '/m']);
+    assert.deepEqual(plain.args.slice(5), ['--sync-dir', '/m']);
   });
 
   test('SIGTERM stops the control plane and what it started, writes the context, exits 0', async () => {

@@ -29,12 +29,9 @@ export interface UpFlags {
   tls?: boolean;
 }
 
-/**
- * Whether `up` serves HTTPS: yes unless --no-tls, and for now not with --sync-dir, whose in-cluster
- * controller (apps/control-plane/src/sync) still calls its own API at an http:// URL.
- */
+/** Whether `up` serves HTTPS: yes unless --no-tls. */
 export function useTls(flags: UpFlags): boolean {
-  return flags.tls !== false && !flags.syncDir;
+  return flags.tls !== false;
 }
 
 /** The CA a control plane started with --tls writes under its data dir. */
@@ -291,8 +288,6 @@ export async function runUp(
   };
   try {
     let url = `${useTls(flags) ? 'https' : 'http'}://127.0.0.1:${flags.port}`;
-    if (flags.tls !== false && flags.syncDir)
-      io.err('--sync-dir: serving plain HTTP (the in-cluster sync cannot call an HTTPS API yet)\n');
     let token = '';
     for (const spec of childSpecs(flags, root)) {
       const child = new Supervised(spec, path.join(logDir, `${spec.name.replace(/\s+/g, '-')}.log`));

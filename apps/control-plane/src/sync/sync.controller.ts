@@ -1,6 +1,9 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { Server as TlsServer } from 'node:tls';
 import { BerthClient } from '@berth/client';
 import { sleep } from '@berth/controllers';
 import { defaultSyncName, Syncer } from '@berth/sync';
@@ -11,13 +14,13 @@ import { ControllerManager, type Controller } from '../controllers/controller-ma
 import { LOGGER } from '../logging/logger';
 
 /** The URL this process serves the API on, once it listens (loopback for a wildcard address). */
-export function localUrl(addr: AddressInfo | string | null): string | undefined {
+export function localUrl(addr: AddressInfo | string | null, secure = false): string | undefined {
   if (!addr || typeof addr === 'string') return undefined;
   let host = addr.address;
   if (host === '0.0.0.0') host = '127.0.0.1';
   else if (host === '::') host = '[::1]';
   else if (addr.family === 'IPv6') host = `[${host}]`;
-  return `http://${host}:${addr.port}`;
+  return `${secure ? 'https' : 'http'}://${host}:${addr.port}`;
 }
 
 /**
@@ -48,11 +51,31 @@ export class SyncController implements Controller, OnModuleInit {
     const log = this.log.child({ controller: 'sync', dir });
     // Controllers start before the server listens: wait for the address.
     let url: string | undefined;
-    while (!signal.aborted && !(url = localUrl(this.http.httpAdapter?.getHttpServer()?.address() ?? null)))
-      await sleep(100, signal);
+    let secure = false;
+    while (!signal.aborted && !url) {
+      const server = this.http.httpAdapter?.getHttpServer();
+      secure = server instanceof TlsServer;
+      url = localUrl(server?.address() ?? null, secure);
+      if (!url) await sleep(100, signal);
+    }
     if (!url) return;
+    // Over TLS the loopback call verifies this server's certificate: against the generated CA
+    // (--tls auto), or the given certificate file itself (self-signed, or a chain with its root).
+    let ca: Buffer | undefined;
+    if (secure) {
+      const caFile = this.config.tlsCertFile ?? path.join(this.config.dataDir, 'pki', 'ca.crt');
+      try {
+        ca = readFileSync(caFile);
+      } catch (e) {
+        log.error(
+          { caFile, err: (e as Error).message },
+          'sync: cannot read the CA to call this API; not syncing',
+        );
+        return;
+      }
+    }
     const syncer = new Syncer({
-      client: new BerthClient({ server: url, token: this.tokens[0] }),
+      client: new BerthClient({ server: url, token: this.tokens[0], ca }),
       dir,
       name,
       prune: this.config.syncPrune === 'true',
