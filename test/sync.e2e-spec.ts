@@ -4,8 +4,8 @@
 // out, `berthctl scale` and `berthctl delete` are put back, a broken file is reported with
 // file:line while the rest still syncs and its objects stay, deleting a file prunes its objects and
 // nothing made by hand, removing the directory stops the sync without pruning. Then the control
-// plane's own `--sync-dir` (calling its own API over HTTPS) following a git checkout of 50 manifests between two revisions, and
-// one-shot passes (--dry-run, --allow-empty).
+// plane's own `--sync-dir` (calling its own API over HTTPS) following a git checkout of 50
+// manifests between two revisions, and one-shot passes (--dry-run, --allow-empty).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
