@@ -10,6 +10,7 @@ import { mediaType, patchTypeOf } from './codec';
 import { discoveryDocument, versionInfo } from './discovery';
 import { ResourceService, type Query } from './resource.service';
 import { parseRoute, type ResourceRoute } from './route';
+import { includeObjectOf, negotiateTable, tableWatchEncoder } from './table';
 import { streamWatch } from './watch-stream';
 import { PodLogService } from '../logs/pod-logs.service';
 
@@ -83,10 +84,14 @@ export class ResourceController {
       return this.podLogs.stream(req, reply, route.namespace!, route.name!, q);
     }
     switch (req.method) {
-      case 'GET':
+      case 'GET': {
         if (q.watch === 'true' || q.watch === '1') return this.watch(req, reply, route, q);
+        // kubectl get asks for a meta.k8s.io Table (server-side printing); subresources stay plain.
+        const table = route.subresource ? undefined : negotiateTable(req.headers.accept);
+        if (table) return send(reply, 200, await this.resources.table(route, q, table));
         if (route.name === undefined) return sendText(reply, 200, await this.resources.listJson(route, q));
         return send(reply, 200, await this.resources.get(route));
+      }
       case 'POST':
         if (route.name !== undefined)
           throw new ApiError(
@@ -136,6 +141,10 @@ export class ResourceController {
         );
       timeoutSeconds = Number(q.timeoutSeconds) || undefined;
     }
+    const table = negotiateTable(req.headers.accept);
+    const encode = table
+      ? tableWatchEncoder(route.kind, { version: table, includeObject: includeObjectOf(q.includeObject) })
+      : undefined;
     const resource = route.kind.resource;
     this.metrics.watchers.inc({ resource });
     this.log.debug({ path: req.url }, 'watch opened');
@@ -147,6 +156,7 @@ export class ResourceController {
         {
           timeoutSeconds,
           shutdown: this.shutdown.signal,
+          encode,
           onInternalError: (e) =>
             this.log.error({ err: String((e as Error)?.stack ?? e), path: req.url }, 'watch failed'),
         },

@@ -16,6 +16,7 @@ import { planApply } from '../apply/apply';
 import { asObject, decodeObjectBody as decode, parseJson, parseYamlOrJson, type PatchType } from './codec';
 import { applyPatch } from './patch';
 import type { ResourceRoute } from './route';
+import { includeObjectOf, toTable, type Table, type TableVersion } from './table';
 
 /** Query parameters the resource verbs understand (all optional strings, as on the wire). */
 export interface Query {
@@ -72,6 +73,25 @@ export class ResourceService {
     if (res.remainingItemCount !== undefined) metadata.remainingItemCount = res.remainingItemCount;
     const head = JSON.stringify({ apiVersion: apiVersionOf(r.kind), kind: r.kind.listKind, metadata });
     return `${head.slice(0, -1)},"items":[${res.items.join(',')}]}`;
+  }
+
+  /**
+   * GET answered as a meta.k8s.io Table (kubectl get): the Table of the list (with its
+   * resourceVersion and continue token) or of the one object named on the route.
+   */
+  async table(r: ResourceRoute, q: Query, version: TableVersion): Promise<Table> {
+    const includeObject = includeObjectOf(q.includeObject);
+    if (r.name !== undefined) {
+      const o = await this.store.get(r.kind, r.namespace, r.name);
+      return toTable(
+        r.kind,
+        [o],
+        { resourceVersion: o.metadata.resourceVersion },
+        { version, includeObject },
+      );
+    }
+    const l = await this.list(r, q);
+    return toTable(r.kind, l.items, l.metadata, { version, includeObject });
   }
 
   /** The store's watch stream (the controller writes it out); throws before any event on bad input. */
@@ -278,6 +298,9 @@ export class ResourceService {
    */
   prepare(r: ResourceRoute, body: Record<string, unknown>): KubeObject {
     const obj = applyDefaults(this.checkIdentity(r, body));
+    // Kubernetes creates every namespace Active (updates keep the stored status).
+    if (obj.kind === 'Namespace')
+      obj.status = { ...(obj.status ?? {}), phase: obj.status?.phase ?? 'Active' };
     const causes = validate(obj);
     if (causes.length) throw ApiError.invalid(r.kind.kind, displayName(obj), causes);
     return obj;

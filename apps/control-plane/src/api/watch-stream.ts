@@ -4,7 +4,8 @@ import { toStatus } from '../errors/to-status';
 
 /**
  * Writes a watch as Kubernetes does: HTTP 200 at once (headers flushed), then one JSON event per
- * line. Errors after the headers (410 Expired for a compacted resourceVersion, 503) become a final
+ * line (`encode` may rewrite each event, e.g. into a one-row Table). Errors after the headers
+ * (410 Expired for a compacted resourceVersion, 503) become a final
  * ERROR event carrying a Status. `open` must throw synchronously for a bad request (then the
  * response is an ordinary error Status). Ends when the client goes away, on timeoutSeconds, or at shutdown.
  */
@@ -12,8 +13,15 @@ export async function streamWatch(
   req: FastifyRequest,
   reply: FastifyReply,
   open: (signal: AbortSignal) => AsyncIterable<WatchEvent>,
-  opts: { timeoutSeconds?: number; shutdown: AbortSignal; onInternalError?: (e: unknown) => void },
+  opts: {
+    timeoutSeconds?: number;
+    shutdown: AbortSignal;
+    onInternalError?: (e: unknown) => void;
+    /** Rewrites each event before it is written (Table watches turn objects into one-row Tables). */
+    encode?: (ev: WatchEvent) => unknown;
+  },
 ): Promise<void> {
+  const encode = opts.encode ?? ((ev: WatchEvent): unknown => ev);
   const ac = new AbortController();
   const stop = (): void => ac.abort();
   const raw = reply.raw;
@@ -49,7 +57,7 @@ export async function streamWatch(
   try {
     for await (const ev of events) {
       if (ac.signal.aborted) break;
-      const ok = raw.write(JSON.stringify(ev) + '\n');
+      const ok = raw.write(JSON.stringify(encode(ev)) + '\n');
       if (!ok && !ac.signal.aborted) await drained(raw, ac.signal);
     }
   } catch (e) {
