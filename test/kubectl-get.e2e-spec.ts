@@ -229,6 +229,21 @@ async function seed(k: ApiCaller): Promise<void> {
     }),
     'create event',
   );
+  const earlier = new Date(Date.now() - 10 * 60_000).toISOString();
+  await ok(
+    k.post(`/api/v1/namespaces/${NS}/events`, {
+      metadata: { name: 'web-2.17a2b3c4d5e6f709' },
+      involvedObject: { kind: 'Pod', namespace: NS, name: 'web-2', apiVersion: 'v1' },
+      reason: 'BackOff',
+      message: 'Back-off restarting failed container web',
+      type: 'Warning',
+      count: 1,
+      firstTimestamp: earlier,
+      lastTimestamp: earlier,
+      source: { component: 'berth-agent', host: 'node-a' },
+    }),
+    'create older event',
+  );
 }
 
 describe('real kubectl get: server-side Tables, watch and delete', () => {
@@ -406,17 +421,28 @@ describe('real kubectl get: server-side Tables, watch and delete', () => {
 
           const ev = await get('events', '-n', NS);
           assert.deepEqual(ev.headers, ['LAST SEEN', 'TYPE', 'REASON', 'OBJECT', 'MESSAGE']);
-          const row = ev.list[0];
+          const row = ev.list.find((r) => r.OBJECT === 'pod/web-1')!;
           assert.match(row['LAST SEEN'], /^(9\d|1[01]\d)s$|^\dm\d*s?$/);
           assert.deepEqual(
             [row.TYPE, row.REASON, row.OBJECT, row.MESSAGE],
             ['Normal', 'Started', 'pod/web-1', 'Started container web'],
           );
-          const wide = (await get('events', '-n', NS, '-o', 'wide')).list[0];
+          const wide = (await get('events', '-n', NS, '-o', 'wide')).list.find(
+            (r) => r.OBJECT === 'pod/web-1',
+          )!;
           assert.deepEqual(
             [wide.SOURCE, wide.COUNT, wide.NAME],
             ['berth-agent, node-a', '3', 'web-1.17a2b3c4d5e6f708'],
           );
+          // --sort-by asks for the objects in the rows (includeObject=Object) and sorts on them.
+          const byName = (await get('events', '-n', NS)).list.map((r) => r.OBJECT);
+          assert.deepEqual(byName, ['pod/web-1', 'pod/web-2']);
+          const byTime = (await get('events', '-n', NS, '--sort-by=.lastTimestamp')).list;
+          assert.deepEqual(
+            byTime.map((r) => `${r.OBJECT} ${r.TYPE}`),
+            ['pod/web-2 Warning', 'pod/web-1 Normal'],
+          );
+          assert.match(byTime[0]['LAST SEEN'], /^1\dm$/);
         });
 
         test('-o yaml, json, name and jsonpath print the objects themselves', async () => {
