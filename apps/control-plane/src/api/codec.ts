@@ -20,6 +20,38 @@ export function mediaType(contentType: string | string[] | undefined): string {
   return (ct ?? '').split(';')[0].trim().toLowerCase();
 }
 
+/** One entry of an Accept header: `application/json;as=Table;v=v1;g=meta.k8s.io;q=0.9`. */
+export interface MediaRange {
+  /** Lower-case `type/subtype`. */
+  type: string;
+  /** Parameters (names lower-case, quotes removed), q included. */
+  params: Record<string, string>;
+  q: number;
+  /** Position in the header (ties in q go to the earlier one). */
+  index: number;
+}
+
+/** The media ranges of an Accept header, in header order, without empty ones and those with q=0. */
+export function parseAccept(header: string): MediaRange[] {
+  const out: MediaRange[] = [];
+  header.split(',').forEach((part, index) => {
+    const [type, ...rest] = part.split(';').map((s) => s.trim());
+    if (!type) return;
+    const params: Record<string, string> = {};
+    for (const p of rest) {
+      const eq = p.indexOf('=');
+      if (eq > 0)
+        params[p.slice(0, eq).trim().toLowerCase()] = p
+          .slice(eq + 1)
+          .trim()
+          .replace(/^"|"$/g, '');
+    }
+    const q = params.q === undefined ? 1 : Number(params.q);
+    if (Number.isFinite(q) && q > 0) out.push({ type: type.toLowerCase(), params, q, index });
+  });
+  return out;
+}
+
 /** The patch flavour a PATCH request's Content-Type names; 415 for anything else. */
 export function patchTypeOf(contentType: string | string[] | undefined): PatchType {
   const mt = mediaType(contentType);

@@ -1,5 +1,6 @@
 import { ApiError, KINDS, resourcePath, type KindInfo } from '@berth/api';
 import { parseRoute, type Route } from './route';
+import { parseAccept, type MediaRange } from './codec';
 
 /**
  * Discovery documents, all derived from the kind registry (KINDS) and from what route.ts really
@@ -156,33 +157,6 @@ export type DiscoveryFormat = 'v2' | 'v2beta1' | 'legacy';
 /** The Content-Type of an aggregated document; clients check it (kubectl ignores the body otherwise). */
 export function aggregatedContentType(v: 'v2' | 'v2beta1'): string {
   return `application/json;g=apidiscovery.k8s.io;v=${v};as=APIGroupDiscoveryList`;
-}
-
-interface MediaRange {
-  type: string;
-  params: Record<string, string>;
-  q: number;
-  index: number;
-}
-
-function parseAccept(accept: string): MediaRange[] {
-  return accept
-    .split(',')
-    .map((part, index) => {
-      const [type, ...rest] = part.split(';').map((s) => s.trim());
-      const params: Record<string, string> = {};
-      for (const p of rest) {
-        const eq = p.indexOf('=');
-        if (eq > 0)
-          params[p.slice(0, eq).trim().toLowerCase()] = p
-            .slice(eq + 1)
-            .trim()
-            .replace(/^"|"$/g, '');
-      }
-      const q = params.q === undefined ? 1 : Number(params.q);
-      return { type: type.toLowerCase(), params, q: Number.isFinite(q) ? q : 0, index };
-    })
-    .filter((m) => m.type !== '' && m.q > 0);
 }
 
 function formatOf(m: MediaRange): DiscoveryFormat | undefined {

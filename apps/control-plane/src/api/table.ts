@@ -13,6 +13,7 @@ import {
   type WatchEvent,
 } from '@berth/api';
 import { printerFor, type Cell, type ColumnDefinition, type RowCondition } from './table-printers';
+import { parseAccept, type MediaRange } from './codec';
 
 /** The meta.k8s.io versions a Table is served in. */
 export type TableVersion = 'v1' | 'v1beta1';
@@ -33,34 +34,6 @@ export interface Table {
   rows: TableRow[];
 }
 
-interface MediaRange {
-  type: string;
-  params: Record<string, string>;
-  q: number;
-  index: number;
-}
-
-function parseAccept(header: string): MediaRange[] {
-  const out: MediaRange[] = [];
-  header.split(',').forEach((part, index) => {
-    const [type, ...rest] = part.split(';').map((s) => s.trim());
-    if (!type) return;
-    const params: Record<string, string> = {};
-    for (const p of rest) {
-      const eq = p.indexOf('=');
-      if (eq > 0)
-        params[p.slice(0, eq).trim().toLowerCase()] = p
-          .slice(eq + 1)
-          .trim()
-          .replace(/^"|"$/g, '');
-    }
-    const q = params.q === undefined ? 1 : Number(params.q);
-    if (Number.isFinite(q) && q > 0) out.push({ type: type.toLowerCase(), params, q, index });
-  });
-  return out;
-}
-
-/** What one media range asks for: a Table version, plain JSON, or something not served here. */
 function formatOf(m: MediaRange): TableVersion | 'json' | undefined {
   const { as, g, v } = m.params;
   if (as !== undefined || g !== undefined) {
