@@ -10,6 +10,7 @@ import {
   REVISION_HISTORY_ANNOTATION,
   computeHash,
   deploymentParams,
+  equalIgnoreHash,
   type DeploymentStatus,
 } from './deployment-util';
 
@@ -433,6 +434,56 @@ describe('syncDeployment', () => {
     assert.equal(annotated.metadata.annotations![REVISION_ANNOTATION], '3');
     assert.equal(annotated.metadata.annotations![REVISION_HISTORY_ANNOTATION], '1');
     assert.ok(lines.includes('revision 3'));
+  });
+
+  test('undo by kubectl: a template written back as kubectl serialises it (creationTimestamp: null, resources: {}) still finds its old ReplicaSet', () => {
+    const rev1 = replicaSet('img:1', 1, 0, {}, { [DESIRED_REPLICAS_ANNOTATION]: '4' });
+    const rev2 = replicaSet(
+      'img:2',
+      2,
+      4,
+      {},
+      { [DESIRED_REPLICAS_ANNOTATION]: '4', [MAX_REPLICAS_ANNOTATION]: '5' },
+    );
+    const d = deployment({ generation: 3, annotations: { [REVISION_ANNOTATION]: '2' } });
+    // what `kubectl rollout undo` PATCHes in: the ReplicaSet's template through Go structs
+    d.spec.template = {
+      metadata: { creationTimestamp: null, labels: { app: 'web' } },
+      spec: { containers: [{ name: 'c', image: 'img:1', resources: {}, ports: [] }], volumes: null },
+    };
+    const plan = syncDeployment({ deployment: d, replicaSets: [rev1, rev2], now: NOW });
+    const lines = summary(plan.actions);
+    assert.ok(!lines.some((l) => l.startsWith('create')), `no new ReplicaSet: ${lines.join(', ')}`);
+    assert.deepEqual(lines.slice(0, 2), [`annotate ${nameOf('img:1')}`, `scale ${nameOf('img:1')} 0→1`]);
+    assert.ok(lines.includes('revision 3'));
+  });
+
+  test('template equality keeps what has a meaning: emptyDir: {}, resources with limits, another image', () => {
+    const base = template('img:1') as any;
+    const withVolume = (source: unknown) => ({
+      ...base,
+      spec: { ...base.spec, volumes: [{ name: 'v', ...(source as object) }] },
+    });
+    assert.ok(equalIgnoreHash(withVolume({ emptyDir: {} }), withVolume({ emptyDir: {} })));
+    assert.ok(!equalIgnoreHash(withVolume({ emptyDir: {} }), withVolume({})));
+    const limited = {
+      ...base,
+      spec: { containers: [{ name: 'c', image: 'img:1', resources: { limits: { cpu: '1' } } }] },
+    };
+    assert.ok(!equalIgnoreHash(limited, base));
+    assert.ok(!equalIgnoreHash(template('img:2'), base));
+    assert.ok(
+      equalIgnoreHash(
+        {
+          ...base,
+          metadata: {
+            labels: { ...base.metadata.labels, [POD_TEMPLATE_HASH_LABEL]: 'abc' },
+            annotations: {},
+          },
+        },
+        base,
+      ),
+    );
   });
 
   test('revision history: beyond revisionHistoryLimit the oldest empty ReplicaSets are deleted once complete', () => {

@@ -117,9 +117,60 @@ export function templateWithoutHash(template: unknown): unknown {
   return t;
 }
 
-/** Whether two pod templates are equal apart from the pod-template-hash label. */
+type Json = Record<string, unknown>;
+
+const isPlainObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A copy without null members and empty lists (at every level): both mean "not set". */
+function withoutUnset(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withoutUnset);
+  if (!isPlainObject(v)) return v;
+  const out: Json = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (x === null || x === undefined || (Array.isArray(x) && x.length === 0)) continue;
+    out[k] = withoutUnset(x);
+  }
+  return out;
+}
+
+const isEmptyMap = (v: unknown): boolean => isPlainObject(v) && Object.keys(v).length === 0;
+
+/**
+ * A pod template reduced to what it means, for comparisons: Kubernetes compares templates as Go
+ * structs, where a null, an empty list, an empty map and an absent field are the same, and where
+ * a container's `resources` and the template's `metadata.creationTimestamp` (value structs) are
+ * always printed, as `{}` and `null`. kubectl writes templates back in that form (`rollout undo`
+ * sends the ReplicaSet's template so), and it must still equal the ReplicaSet it came from.
+ * Empty objects in general are kept: `emptyDir: {}` or `securityContext: {}` are not "unset".
+ */
+export function semanticTemplate(template: unknown): unknown {
+  const t = withoutUnset(templateWithoutHash(template)) as Json;
+  const meta = t.metadata;
+  if (isPlainObject(meta)) {
+    for (const k of ['labels', 'annotations']) if (isEmptyMap(meta[k])) delete meta[k];
+    if (isEmptyMap(meta)) delete t.metadata;
+  }
+  const spec = t.spec;
+  if (isPlainObject(spec))
+    for (const list of ['containers', 'initContainers']) {
+      const cs = spec[list];
+      if (!Array.isArray(cs)) continue;
+      for (const c of cs) {
+        if (!isPlainObject(c) || !isPlainObject(c.resources)) continue;
+        const r = c.resources;
+        for (const k of ['limits', 'requests']) if (isEmptyMap(r[k])) delete r[k];
+        if (isEmptyMap(r)) delete c.resources;
+      }
+    }
+  return t;
+}
+
+/**
+ * Whether two pod templates are equal apart from the pod-template-hash label, with Kubernetes'
+ * semantics (see semanticTemplate): a template kubectl wrote back from a ReplicaSet equals it.
+ */
 export function equalIgnoreHash(a: unknown, b: unknown): boolean {
-  return deepEqual(templateWithoutHash(a) as never, templateWithoutHash(b) as never);
+  return deepEqual(semanticTemplate(a) as never, semanticTemplate(b) as never);
 }
 
 /**
