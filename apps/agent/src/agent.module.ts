@@ -16,6 +16,7 @@ import { LinuxProbeExecutor } from './probes/probe-executor';
 import { ProbeManager } from './probes/probe-manager';
 import { BundleStore, CgroupCleaner, ExitWatcher, RuncRuntime } from './runtime';
 import { AgentServer } from './server/agent-server';
+import { RuncExecRunner } from './exec';
 import { LinuxMounter, OverlaySnapshotter } from './snapshots';
 import { ContainerSupervisor } from './supervisor';
 import { VolumeManager } from './volumes/volumes';
@@ -161,6 +162,12 @@ export class AgentLifecycle {
           pulledAt: i.pulledAt,
         })),
       findContainer: (ns, pod, container) => this.findContainer(ns, pod, container),
+      execTarget: (ns, pod, container) => this.execTarget(ns, pod, container),
+      exec: new RuncExecRunner({
+        runtimeBinary: rt.runtime.runtimeBinary,
+        runtimeRoot: rt.runtime.runcRoot,
+        pidDir: path.join(d.state, 'exec'),
+      }),
     });
     const boundPort = await this.server.listen(host, port).catch((e: NodeJS.ErrnoException) => {
       const why =
@@ -294,6 +301,31 @@ export class AgentLifecycle {
       logPath: rec.logPath,
       running: () => this.rt.supervisor.get(id)?.state === 'running',
     };
+  }
+
+  /** The runc id of a pod's running container, for exec (only containers of pods bound here). */
+  private execTarget(
+    ns: string,
+    name: string,
+    container: string | undefined,
+  ): { id: string } | { error: string; code: number } {
+    const pod = this.syncer?.podByKey(podKey({ metadata: { namespace: ns, name } }));
+    if (!pod?.metadata.uid) return { code: 404, error: `pod "${name}" is not on this node` };
+    const names = (pod.spec.containers ?? []).map((c) => c.name);
+    if (!container) {
+      if (names.length !== 1)
+        return {
+          code: 400,
+          error: `a container name must be specified for pod ${name}, choose one of: [${names.join(' ')}]`,
+        };
+      container = names[0];
+    }
+    if (!names.includes(container))
+      return { code: 400, error: `container ${container} is not valid for pod ${name}` };
+    const id = containerId(pod.metadata.uid, container);
+    if (this.rt.supervisor.get(id)?.state !== 'running')
+      return { code: 400, error: `container ${container} in pod ${name} is not running` };
+    return { id };
   }
 
   async stop(): Promise<void> {

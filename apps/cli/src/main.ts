@@ -6,6 +6,7 @@ import { registerDelete } from './commands/delete.command';
 import { registerDescribe } from './commands/describe.command';
 import { registerDrain } from './commands/drain.command';
 import { registerEvents } from './commands/events.command';
+import { registerExec } from './commands/exec.command';
 import { registerGet } from './commands/get.command';
 import { registerImages } from './commands/images.command';
 import { registerLogs } from './commands/logs.command';
@@ -62,6 +63,7 @@ ${EXIT_CODES_HELP}`,
   registerDrain(program, io, setExit);
   registerEvents(program, io, setExit);
   registerLogs(program, io, setExit);
+  registerExec(program, io, setExit);
   registerSync(program, io, setExit);
   registerImages(program, io, setExit);
   registerConfig(program, io, setExit);

@@ -13,6 +13,7 @@ import { SchedulerModule } from './scheduler/scheduler.module';
 import { StatusFilter } from './errors/status.filter';
 import { HealthModule } from './health/health.module';
 import { EventsModule } from './events/events.module';
+import { ExecModule } from './exec/exec.module';
 import { GarbageCollectorModule } from './garbagecollector/garbage-collector.module';
 import { LoggingModule } from './logging/logging.module';
 import { NodeLifecycleModule } from './nodelifecycle/node-lifecycle.module';
@@ -56,6 +57,7 @@ export class AppModule {
         AuthModule.forRoot(deps.tokens),
         HealthModule,
         ApiModule,
+        ExecModule,
         // The controller runtime; each controller below registers with its ControllerManager.
         ControllersModule,
         NodeLifecycleModule,

@@ -12,3 +12,4 @@ export * from './models/pod.model';
 export * from './models/kinds.model';
 export * from './defaults';
 export * from './merge';
+export * from './remote-command';

@@ -67,7 +67,7 @@ export function isCertificateProblem(code: string): boolean {
 }
 
 /** The ConnectionError of a failed request, with what a TLS failure means, or undefined when it is not a network failure. */
-function connectionError(server: string, e: NodeJS.ErrnoException): ConnectionError | undefined {
+export function connectionError(server: string, e: NodeJS.ErrnoException): ConnectionError | undefined {
   const code = e.code;
   if (!code) return undefined;
   if (isCertificateProblem(code))

@@ -3,3 +3,4 @@ export * from './ndjson';
 export * from './client';
 export * from './informer';
 export * from './config';
+export * from './exec';

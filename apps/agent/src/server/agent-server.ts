@@ -2,7 +2,20 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import {
+  CHANNEL,
+  EXEC_PROTOCOLS,
+  SERVED_PROTOCOLS,
+  encodeFrame,
+  negotiateProtocol,
+  outcomePayload,
+  parseExecQuery,
+  protocolFeatures,
+} from '@berth/api';
 import { LogReader, previousLogPath } from '../runtime';
+import { serveExec, type ExecRunner } from '../exec';
 
 /** What the endpoint needs from the rest of the agent. */
 export interface AgentServerDeps {
@@ -15,7 +28,18 @@ export interface AgentServerDeps {
     container: string | undefined,
   ): { logPath: string; running: () => boolean } | { error: string; code: number } | undefined;
   images(): Promise<unknown[]>;
-  log: { warn(o: object, m: string): void };
+  /**
+   * For exec: the runc id of a pod's running container (the only one when container is
+   * undefined), or why not with its HTTP code.
+   */
+  execTarget?(
+    namespace: string,
+    pod: string,
+    container: string | undefined,
+  ): { id: string } | { error: string; code: number };
+  /** Runs exec'd commands (runc exec); without it exec is 501. */
+  exec?: ExecRunner;
+  log: { warn(o: object, m: string): void; info?(o: object, m: string): void };
 }
 
 export interface LogQuery {
@@ -70,16 +94,58 @@ function status(res: http.ServerResponse, code: number, reason: string, message:
   );
 }
 
+const REASONS: Record<number, string> = {
+  400: 'BadRequest',
+  401: 'Unauthorized',
+  404: 'NotFound',
+  405: 'MethodNotAllowed',
+  409: 'Conflict',
+  500: 'InternalError',
+  501: 'NotImplemented',
+  503: 'ServiceUnavailable',
+};
+
+/** A Status answer written on a socket that asked for an upgrade (no ServerResponse there). */
+export function rejectUpgrade(socket: Duplex, code: number, message: string): void {
+  const body =
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Status',
+      metadata: {},
+      status: 'Failure',
+      message,
+      reason: REASONS[code] ?? 'BadRequest',
+      code,
+    }) + '\n';
+  if (!socket.writable) return void socket.destroy();
+  socket.end(
+    `HTTP/1.1 ${code} ${http.STATUS_CODES[code] ?? ''}\r\n` +
+      'Content-Type: application/json\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
+}
+
 /**
  * The agent's own HTTP endpoint (node:http, like the kubelet's):
  *   GET /healthz                                              ok (no auth)
  *   GET /containerLogs/{ns}/{pod}/{container}?follow=&previous=&tailLines=&timestamps=   the log as plain text
  *   GET /images                                                the node's images (JSON)
+ *   GET /exec/{ns}/{pod}/{container}?command=…&stdin=&stdout=&stderr=&tty=   WebSocket upgrade:
+ *       the Kubernetes channel protocol (v5 … v1.channel.k8s.io) to `runc exec` in that container
  * Every route but /healthz needs `Authorization: Bearer <token>`.
  */
 export class AgentServer {
   private server?: http.Server;
   private readonly reader = new LogReader();
+  private readonly wss = new WebSocketServer({
+    noServer: true,
+    // the protocol was checked before the handshake; an absent header means channel.k8s.io
+    handleProtocols: (offered) => negotiateProtocol(offered) ?? false,
+    maxPayload: 4 * 1024 * 1024,
+  });
+  private readonly sessions = new Set<WebSocket>();
 
   constructor(private readonly deps: AgentServerDeps) {}
 
@@ -90,6 +156,15 @@ export class AgentServer {
         status(res, 500, 'InternalError', (e as Error).message);
       });
     });
+    this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.on('error', () => undefined);
+      try {
+        this.upgrade(req, socket, head);
+      } catch (e) {
+        this.deps.log.warn({ err: (e as Error).message, path: req.url }, 'agent endpoint error');
+        rejectUpgrade(socket, 500, (e as Error).message);
+      }
+    });
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
       this.server!.listen(port, host, () => resolve());
@@ -99,8 +174,83 @@ export class AgentServer {
 
   async close(): Promise<void> {
     if (!this.server) return;
+    // open exec sessions end: their commands are killed
+    for (const ws of this.sessions) ws.terminate();
     this.server.closeAllConnections();
     await new Promise<void>((r) => this.server!.close(() => r()));
+  }
+
+  /** GET /exec/{ns}/{pod}/{container}: checks everything it can before the handshake. */
+  private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(req.url ?? '/', 'http://agent');
+    if (!tokenMatches(req.headers.authorization, this.deps.token))
+      return rejectUpgrade(socket, 401, 'a valid bearer token is required');
+    const m = /^\/exec\/([^/]+)\/([^/]+)(?:\/([^/]+))?\/?$/.exec(url.pathname);
+    if (!m) return rejectUpgrade(socket, 404, `no upgrade is served at ${url.pathname}`);
+    if (req.method !== 'GET') return rejectUpgrade(socket, 405, `${req.method} is not allowed on exec`);
+    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket')
+      return rejectUpgrade(
+        socket,
+        400,
+        `exec is served over WebSocket only, not ${req.headers.upgrade ?? 'a plain request'}`,
+      );
+    const offered = (req.headers['sec-websocket-protocol'] ?? '')
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean);
+    const chosen = offered.length ? negotiateProtocol(offered) : EXEC_PROTOCOLS.v1;
+    if (!chosen)
+      return rejectUpgrade(
+        socket,
+        400,
+        `none of the offered subprotocols (${offered.join(', ')}) is served; served: ${SERVED_PROTOCOLS.join(', ')}`,
+      );
+    const [ns, pod, container] = [m[1], m[2], m[3]].map((s) =>
+      s === undefined ? undefined : decodeURIComponent(s),
+    );
+    let opts;
+    try {
+      opts = parseExecQuery(url.searchParams);
+    } catch (e) {
+      return rejectUpgrade(socket, 400, (e as Error).message);
+    }
+    const runner = this.deps.exec;
+    if (!runner || !this.deps.execTarget)
+      return rejectUpgrade(socket, 501, 'exec is not served by this agent');
+    const target = this.deps.execTarget(ns!, pod!, container);
+    if ('error' in target) return rejectUpgrade(socket, target.code, target.error);
+    const proto = protocolFeatures(chosen)!;
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      this.sessions.add(ws);
+      ws.once('close', () => this.sessions.delete(ws));
+      let proc;
+      try {
+        proc = runner.start({ id: target.id, command: opts.command, stdin: opts.stdin, tty: opts.tty });
+      } catch (e) {
+        this.deps.log.warn({ err: (e as Error).message, pod: `${ns}/${pod}` }, 'exec failed to start');
+        const payload = outcomePayload(
+          { error: `cannot exec: ${(e as Error).message}` },
+          opts.command,
+          proto,
+        );
+        ws.send(encodeFrame(CHANNEL.error, payload));
+        ws.close(1000);
+        return;
+      }
+      const started = Date.now();
+      void serveExec(ws, proto, opts, proc, this.deps.log).then((outcome) =>
+        this.deps.log.info?.(
+          {
+            pod: `${ns}/${pod}`,
+            container: container ?? '',
+            protocol: chosen,
+            ms: Date.now() - started,
+            ...outcome,
+          },
+          'exec ended',
+        ),
+      );
+    });
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {

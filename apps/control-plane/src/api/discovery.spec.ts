@@ -123,6 +123,7 @@ test('aggregated /api: the core group (named "") with every core kind, scope, ve
     [
       ['status', 'Pod', 'get,patch,update'],
       ['log', 'Pod', 'get'],
+      ['exec', 'Pod', 'create,get'],
     ],
   );
   const nodes = byName.get('nodes')!;

@@ -78,6 +78,8 @@ export class ResourceController {
     }
     const body = Buffer.isBuffer(req.body) ? req.body : undefined;
     const ct = req.headers['content-type'];
+    // exec is a WebSocket upgrade (exec/pod-exec.proxy.ts); a plain request gets Kubernetes' answer
+    if (route.subresource === 'exec') throw new ApiError('BadRequest', 'Upgrade request required');
     if (route.subresource === 'log') {
       if (req.method !== 'GET')
         throw new ApiError('MethodNotAllowed', `${req.method} is not allowed on ${path}`);

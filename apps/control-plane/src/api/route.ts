@@ -14,7 +14,7 @@ export interface ResourceRoute {
   /** Set for namespaced paths (/namespaces/{ns}/...); undefined for all-namespaces or cluster-scoped. */
   namespace?: string;
   name?: string;
-  subresource?: 'status' | 'scale' | 'log';
+  subresource?: 'status' | 'scale' | 'log' | 'exec';
 }
 
 function notFound(path: string): ApiError {
@@ -81,7 +81,7 @@ function finish(path: string, r: ResourceRoute, sub: string | undefined): Resour
   if (sub === undefined) return r;
   if (sub === 'status' && r.kind.hasStatus) return { ...r, subresource: 'status' };
   if (sub === 'scale' && r.kind.hasScale) return { ...r, subresource: 'scale' };
-  if (sub === 'log' && r.kind.kind === 'Pod' && r.namespace !== undefined)
-    return { ...r, subresource: 'log' };
+  if ((sub === 'log' || sub === 'exec') && r.kind.kind === 'Pod' && r.namespace !== undefined)
+    return { ...r, subresource: sub };
   throw notFound(path);
 }

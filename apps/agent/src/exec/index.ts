@@ -1,0 +1,2 @@
+export * from './runc-exec';
+export * from './exec-session';
