@@ -377,6 +377,34 @@ describe('RedisStore against a real redis-server', () => {
     assert.equal(await s.getApplied(POD, 'default', 'ap', 'berthctl'), undefined);
   });
 
+  test('applied configurations (from before managedFields) are listed for migration and dropped by the write that migrates them', async () => {
+    const s = open();
+    const cfg = pod('mig', { metadata: { labels: { v: '1' } } });
+    const v1 = await s.create(POD, cfg, { applied: { manager: 'berthctl', config: cfg } });
+    await s.update(POD, v1, { applied: { manager: 'berth-sync-x', config: cfg } });
+    const listed = await s.listApplied(POD, 'default', 'mig');
+    assert.deepEqual(listed.map((a) => a.manager).sort(), ['berth-sync-x', 'berthctl']);
+    assert.deepEqual(listed[0].config, cfg);
+    const cur = await s.get(POD, 'default', 'mig');
+    const seen: string[] = [];
+    const next = await s.update(
+      POD,
+      { ...cur, metadata: { ...cur.metadata, labels: { v: '2' } } },
+      {
+        dropApplied: true,
+        managedFields: (before, after) => {
+          seen.push(`${before.metadata.labels?.v}->${after.metadata.labels?.v}`);
+          return [
+            { manager: 'm', operation: 'Update', fieldsType: 'FieldsV1', fieldsV1: { 'f:metadata': {} } },
+          ];
+        },
+      },
+    );
+    assert.deepEqual(seen, ['1->2']);
+    assert.equal((next.metadata.managedFields as { manager: string }[])[0].manager, 'm');
+    assert.deepEqual(await s.listApplied(POD, 'default', 'mig'), []);
+  });
+
   test('list filters by namespace, label selector and spec.nodeName, sorted by namespace/name', async () => {
     const s = open();
     await s.create(NS, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'b' } });

@@ -67,7 +67,13 @@ export class CommandContext {
         }
       }
       const c = this.connection;
-      this.clientInstance = new BerthClient({ server: c.server, token: c.token, timeoutMs, ca: c.ca });
+      this.clientInstance = new BerthClient({
+        server: c.server,
+        token: c.token,
+        timeoutMs,
+        ca: c.ca,
+        userAgent: 'berthctl',
+      });
     }
     return this.clientInstance;
   }

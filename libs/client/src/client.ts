@@ -27,6 +27,8 @@ export interface ClientOptions {
    * verified against it, host name included.
    */
   ca?: string | Buffer;
+  /** User-Agent of every request (default `berth-client`): writes without a fieldManager are recorded under its name. */
+  userAgent?: string;
 }
 
 /** The PEM bytes of a ClientOptions.ca: PEM given as is, anything else read as a file. */
@@ -121,6 +123,7 @@ export class BerthClient {
   readonly server: string;
   readonly token?: string;
   readonly timeoutMs: number;
+  readonly userAgent: string;
   /** With an https server and a CA: one keep-alive pool trusting that CA (connections and TLS sessions reused). */
   private readonly agent?: https.Agent;
 
@@ -128,6 +131,7 @@ export class BerthClient {
     this.server = opts.server.replace(/\/+$/, '');
     this.token = opts.token;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.userAgent = opts.userAgent ?? 'berth-client';
     if (opts.ca !== undefined && this.server.startsWith('https:'))
       this.agent = new https.Agent({ keepAlive: true, ca: readCa(opts.ca) });
   }
@@ -142,6 +146,7 @@ export class BerthClient {
     const res = await request(this.server, this.token, {
       timeoutMs: this.timeoutMs,
       agent: this.agent,
+      userAgent: this.userAgent,
       ...opts,
     });
     if (res.status < 200 || res.status > 299) throw errorFromResponse(res.status, res.body);
@@ -334,6 +339,7 @@ export class BerthClient {
         signal,
         timeoutMs: this.timeoutMs,
         agent: this.agent,
+        userAgent: this.userAgent,
       }));
     } catch (e) {
       if (signal?.aborted) return;
@@ -400,6 +406,7 @@ export class BerthClient {
       signal,
       timeoutMs: this.timeoutMs,
       agent: this.agent,
+      userAgent: this.userAgent,
     }).then(
       async ({ res }) => {
         const status = res.statusCode ?? 0;

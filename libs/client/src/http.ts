@@ -21,6 +21,8 @@ export interface RequestOptions {
    * BerthClient's `ca`). Default: Node's global agents (and so the system's CAs).
    */
   agent?: http.Agent;
+  /** Sent as User-Agent; the server names the field manager of writes after it (up to its first "/"). */
+  userAgent?: string;
 }
 
 export interface BufferedResponse {
@@ -157,6 +159,7 @@ export function send(
   const body = encodeBody(opts.body);
   const headers: http.OutgoingHttpHeaders = { Accept: opts.accept ?? 'application/json' };
   if (token) headers.Authorization = `Bearer ${token}`;
+  if (opts.userAgent) headers['User-Agent'] = opts.userAgent;
   if (body) {
     headers['Content-Type'] = opts.contentType ?? 'application/json';
     headers['Content-Length'] = body.length;

@@ -11,7 +11,7 @@
  * ARGV: 1 op (create|update|delete|applied), 2 expected resourceVersion, 3 object JSON with the
  *       placeholder, 4 event type, 5 index member, 6 nAdd, 7 stream max length, 8 exact trim (1|0),
  *       9 previous object's selectable projection ('' for none), 10 applied manager ('' for none),
- *       11 applied configuration JSON, 12 check namespace (1|0), 13 resource (field in the last hash),
+ *       11 applied configuration JSON ('-' without a manager: delete the hash), 12 check namespace (1|0), 13 resource (field in the last hash),
  *       14 fence: key of a Lease object ('' for none), 15 the holderIdentity that Lease must have
  * Returns {'ok', rev} or {'exists'} | {'notfound'} | {'conflict', storedRv} | {'nsmissing'} | {'nsterminating'}
  * | {'fenced', currentHolder} (the writer no longer holds the fencing lease: nothing was written).
@@ -58,7 +58,8 @@ else
   for i = 7, #KEYS do
     if i - 6 <= nAdd then redis.call('ZADD', KEYS[i], 0, ARGV[5]) else redis.call('ZREM', KEYS[i], ARGV[5]) end
   end
-  if ARGV[10] ~= '' then redis.call('HSET', KEYS[4], ARGV[10], ARGV[11]) end
+  if ARGV[10] ~= '' then redis.call('HSET', KEYS[4], ARGV[10], ARGV[11])
+  elseif ARGV[11] == '-' then redis.call('DEL', KEYS[4]) end
 end
 local prevId = redis.call('HGET', KEYS[6], ARGV[13]) or '0'
 redis.call('HSET', KEYS[6], ARGV[13], revs)

@@ -324,6 +324,7 @@ export class RedisStore implements ResourceStore {
     remove: string[];
     prev?: KubeObject;
     applied?: AppliedConfig;
+    dropApplied?: boolean;
     checkNamespace?: string;
     fence?: Fence;
   }): Promise<{ status: string; rev: string; json: string }> {
@@ -350,7 +351,7 @@ export class RedisStore implements ResourceStore {
       this.maxLen < 1000 ? '1' : '0',
       a.prev ? JSON.stringify(selectableProjection(a.kind, a.prev)) : '',
       a.applied?.manager ?? '',
-      a.applied ? JSON.stringify(a.applied.config) : '',
+      a.applied ? JSON.stringify(a.applied.config) : a.dropApplied ? '-' : '',
       a.checkNamespace !== undefined ? '1' : '0',
       a.kind.resource,
       a.fence ? k.object(LEASE_KIND, this.member(LEASE_KIND, a.fence.namespace, a.fence.name)) : '',
@@ -538,6 +539,17 @@ export class RedisStore implements ResourceStore {
     });
   }
 
+  listApplied(kind: KindInfo, namespace: string | undefined, name: string): Promise<AppliedConfig[]> {
+    return this.run('listApplied', kind, async () => {
+      const member = this.member(kind, kind.namespaced ? namespace : undefined, name);
+      const all = await this.redis.hgetall(this.keys.applied(kind, member));
+      return Object.entries(all).map(([manager, raw]) => ({
+        manager,
+        config: JSON.parse(raw) as KubeObject,
+      }));
+    });
+  }
+
   currentRevision(): Promise<string> {
     return this.run('currentRevision', undefined, async () => (await this.redis.get(this.keys.rev)) ?? '0');
   }
@@ -601,6 +613,11 @@ export class RedisStore implements ResourceStore {
           );
         }
         const next = nextState(kind, cur, obj, opts.subresource);
+        if (opts.managedFields) {
+          const mf = opts.managedFields(cur, next);
+          if (mf && mf.length) next.metadata.managedFields = mf;
+          else delete next.metadata.managedFields;
+        }
         const finalize = !!next.metadata.deletionTimestamp && !next.metadata.finalizers?.length;
         if (!finalize && jsonEqual(next, cur)) {
           if (opts.applied && !opts.dryRun) {
@@ -638,6 +655,7 @@ export class RedisStore implements ResourceStore {
           remove: finalize ? oldIdx : oldIdx.filter((k) => !newIdx.includes(k)),
           prev: finalize ? undefined : cur,
           applied: finalize ? undefined : opts.applied,
+          dropApplied: !finalize && opts.dropApplied,
           fence: opts.fence,
         });
         if (res.status === 'ok') return JSON.parse(res.json) as KubeObject;

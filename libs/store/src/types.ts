@@ -75,6 +75,14 @@ export interface UpdateOptions {
   fence?: Fence;
   /** Stored atomically with the object, outside it (no size limit, not shown by get). */
   applied?: AppliedConfig;
+  /** Removes every applied configuration kept for the object, in the same write (not with `applied`). */
+  dropApplied?: boolean;
+  /**
+   * Field ownership: called with the stored object and the one about to be stored (after the
+   * subresource rules), before the no-op check; its result becomes next's metadata.managedFields
+   * (undefined removes them). Called again on every compare-and-swap retry.
+   */
+  managedFields?: (cur: KubeObject, next: KubeObject) => unknown[] | undefined;
 }
 
 export interface DeleteOptions {
@@ -123,6 +131,8 @@ export interface ResourceStore {
     name: string,
     manager: string,
   ): Promise<KubeObject | undefined>;
+  /** Every manager's applied configuration of this object (what `applied` stored), for migrating them. */
+  listApplied?(kind: KindInfo, namespace: string | undefined, name: string): Promise<AppliedConfig[]>;
   /** The current global revision. */
   currentRevision(): Promise<string>;
   /** True when Redis answers. */

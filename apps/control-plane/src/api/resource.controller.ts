@@ -100,13 +100,16 @@ export class ResourceController {
             'MethodNotAllowed',
             `POST is not allowed on ${path}; create with POST on the collection`,
           );
-        return sendResult(reply, await this.resources.create(route, body, ct, q));
+        return sendResult(reply, await this.resources.create(route, body, ct, withUserAgent(q, req)));
       case 'PUT':
         needName(route, 'PUT');
-        return sendResult(reply, await this.resources.update(route, body, ct, q));
+        return sendResult(reply, await this.resources.update(route, body, ct, withUserAgent(q, req)));
       case 'PATCH':
         needName(route, 'PATCH');
-        return sendResult(reply, await this.resources.patch(route, patchTypeOf(ct), body, q));
+        return sendResult(
+          reply,
+          await this.resources.patch(route, patchTypeOf(ct), body, withUserAgent(q, req)),
+        );
       case 'DELETE':
         needName(route, 'DELETE');
         if (route.subresource)
@@ -168,6 +171,11 @@ export class ResourceController {
       this.metrics.watchers.dec({ resource });
     }
   }
+}
+
+/** Writes name their field manager after the User-Agent when fieldManager is not given (as Kubernetes). */
+function withUserAgent(q: Query, req: FastifyRequest): Query {
+  return { ...q, userAgent: req.headers['user-agent'] };
 }
 
 function needName(route: ResourceRoute, method: string): void {

@@ -121,12 +121,17 @@ test('apply creates with the applied configuration, then merges over a concurren
     { fieldManager: 'm' },
   );
   assert.equal(created.code, 201);
-  assert.deepEqual(await store.getApplied(CM, 'default', 'ap', 'm'), {
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: { name: 'ap', namespace: 'default' },
-    data: { a: '1' },
-  });
+  assert.deepEqual((created.body as KubeObject).metadata.managedFields, [
+    {
+      manager: 'm',
+      operation: 'Apply',
+      apiVersion: 'v1',
+      time: (created.body as { metadata: { managedFields: { time: string }[] } }).metadata.managedFields[0]
+        .time,
+      fieldsType: 'FieldsV1',
+      fieldsV1: { 'f:data': { 'f:a': {} } },
+    },
+  ]);
   store.raced = false;
   const updated = await svc.patch(p, 'apply', json(cm('ap', { b: '2' })), { fieldManager: 'm' });
   const obj = updated.body as KubeObject;
@@ -135,7 +140,65 @@ test('apply creates with the applied configuration, then merges over a concurren
   assert.equal(obj.metadata.labels?.other, 'writer');
   const again = await svc.patch(p, 'apply', json(cm('ap', { b: '2' })), { fieldManager: 'm' });
   assert.equal((again.body as KubeObject).metadata.resourceVersion, obj.metadata.resourceVersion);
-  await assert.rejects(svc.patch(p, 'apply', json(cm('other-name')), {}), (e) => code(e) === 400);
+  await assert.rejects(
+    svc.patch(p, 'apply', json(cm('other-name')), { fieldManager: 'm' }),
+    (e) => code(e) === 400,
+  );
+});
+
+test('apply needs a fieldManager (422 naming it, as Kubernetes); bad managers and force values are refused', async () => {
+  const { svc } = await setup();
+  const p = route('/api/v1/namespaces/default/configmaps/fm');
+  const named = (field: string) => (e: unknown) =>
+    code(e) === 422 && (e as ApiError).details?.causes?.[0]?.field === field;
+  await assert.rejects(svc.patch(p, 'apply', json(cm('fm')), {}), named('fieldManager'));
+  await assert.rejects(
+    svc.patch(p, 'apply', json(cm('fm')), { fieldManager: 'x'.repeat(129) }),
+    named('fieldManager'),
+  );
+  await assert.rejects(
+    svc.patch(p, 'apply', json(cm('fm')), { fieldManager: 'a', force: 'maybe' }),
+    (e) => code(e) === 400,
+  );
+  await svc.patch(p, 'apply', json(cm('fm')), { fieldManager: 'a' });
+  await assert.rejects(svc.patch(p, 'merge', json({ data: { a: '2' } }), { force: 'true' }), named('force'));
+});
+
+test('updates record their manager: fieldManager, else the User-Agent up to "/"; apply then conflicts with them', async () => {
+  const { svc } = await setup();
+  const cms = route('/api/v1/namespaces/default/configmaps');
+  const p = route('/api/v1/namespaces/default/configmaps/own');
+  await svc.create(cms, json(cm('own', { a: '1' })), 'application/json', {
+    userAgent: 'berthctl/v0.1.0 (linux)',
+  });
+  const patched = await svc.patch(p, 'merge', json({ data: { b: '2' } }), { fieldManager: 'kubectl-edit' });
+  const mf = (patched.body as KubeObject).metadata.managedFields as { manager: string; fieldsV1: unknown }[];
+  assert.deepEqual(
+    mf.map((e) => [e.manager, e.fieldsV1]),
+    [
+      ['berthctl', { 'f:data': { '.': {}, 'f:a': {} } }],
+      ['kubectl-edit', { 'f:data': { 'f:b': {} } }],
+    ],
+  );
+  // PUT by an unnamed client without a User-Agent.
+  const cur = (await svc.get(p)) as KubeObject;
+  cur.data = { a: '1', b: '3' };
+  const put = await svc.update(p, json(cur), 'application/json', {});
+  assert.ok(
+    ((put.body as KubeObject).metadata.managedFields as { manager: string }[]).some(
+      (e) => e.manager === 'unknown',
+    ),
+  );
+  // An apply changing b conflicts with the PUT's manager, not with kubectl-edit any more.
+  await assert.rejects(
+    svc.patch(p, 'apply', json(cm('own', { b: '4' })), { fieldManager: 'kubectl' }),
+    (e) => code(e) === 409 && /conflict with "unknown" using v1 at /.test((e as Error).message),
+  );
+  const forced = await svc.patch(p, 'apply', json(cm('own', { b: '4' })), {
+    fieldManager: 'kubectl',
+    force: 'true',
+  });
+  assert.deepEqual((forced.body as KubeObject).data, { a: '1', b: '4' });
 });
 
 test('scale reads and writes spec.replicas; a stale resourceVersion is 409 and a negative count 422', async () => {

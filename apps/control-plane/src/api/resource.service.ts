@@ -13,6 +13,7 @@ import {
 } from '@berth/api';
 import { RESOURCE_STORE, type PropagationPolicy, type ResourceStore } from '@berth/store';
 import { planApply } from '../apply/apply';
+import { MAX_MANAGER_LENGTH, nowRfc3339, recordUpdate, type Subresource } from '../apply/managed-fields';
 import { asObject, decodeObjectBody as decode, parseJson, parseYamlOrJson, type PatchType } from './codec';
 import { applyPatch } from './patch';
 import type { ResourceRoute } from './route';
@@ -135,6 +136,8 @@ export class ResourceService {
     }
     // The store refuses objects in a missing or terminating namespace (404 / 403).
     const obj = this.prepare(r, decode(raw, contentType));
+    const manager = fieldManagerOf(q, 'CreateOptions');
+    setManaged(obj, recordUpdate({ ...this.ownership(r, manager), cur: undefined, next: obj }));
     const created = await this.store.create(r.kind, obj, { dryRun: dryRun(q) });
     return { code: 201, body: created };
   }
@@ -146,11 +149,13 @@ export class ResourceService {
     q: Query,
   ): Promise<WriteResult> {
     const body = decode(raw, contentType);
-    if (r.subresource === 'scale') return this.writeScale(r, body, q);
+    const manager = fieldManagerOf(q, 'UpdateOptions');
+    if (r.subresource === 'scale') return this.writeScale(r, body, q, manager);
     const obj = r.subresource === 'status' ? this.prepareStatus(r, body) : this.prepare(r, body);
     const updated = await this.store.update(r.kind, obj, {
       dryRun: dryRun(q),
       subresource: r.subresource === 'status' ? 'status' : undefined,
+      managedFields: this.tracker(r, manager),
     });
     return { code: 200, body: updated };
   }
@@ -161,6 +166,15 @@ export class ResourceService {
         throw new ApiError('MethodNotAllowed', `apply is not supported on the ${r.subresource} subresource`);
       return this.apply(r, raw, q);
     }
+    if (q.force !== undefined && q.force !== '')
+      throw ApiError.invalid('PatchOptions', '', [
+        {
+          reason: 'FieldValueForbidden',
+          field: 'force',
+          message: 'may not be specified for non-apply patch',
+        },
+      ]);
+    const manager = fieldManagerOf(q);
     const patch = parseJson(raw);
     for (let attempt = 0; ; attempt++) {
       const live = await this.store.get(r.kind, r.namespace, r.name!);
@@ -169,7 +183,7 @@ export class ResourceService {
         // Pinned only when the patch itself set a different resourceVersion.
         if (scale.metadata?.resourceVersion === live.metadata.resourceVersion)
           delete scale.metadata.resourceVersion;
-        return this.writeScale(r, scale as unknown as Record<string, unknown>, q, live);
+        return this.writeScale(r, scale as unknown as Record<string, unknown>, q, manager, live);
       }
       const patched = applyPatch(live, type, patch);
       const pinned = patched.metadata?.resourceVersion !== live.metadata.resourceVersion;
@@ -182,6 +196,7 @@ export class ResourceService {
         const updated = await this.store.update(r.kind, obj, {
           dryRun: dryRun(q),
           subresource: r.subresource === 'status' ? 'status' : undefined,
+          managedFields: this.tracker(r, manager),
         });
         return { code: 200, body: updated };
       } catch (e) {
@@ -217,9 +232,15 @@ export class ResourceService {
   }
 
   private async apply(r: ResourceRoute, raw: Buffer | undefined, q: Query): Promise<WriteResult> {
-    const manager = q.fieldManager || 'berthctl';
-    if (manager.length > 128) throw new ApiError('BadRequest', 'fieldManager must be at most 128 characters');
-    const desired = this.checkIdentity(r, asObject(parseYamlOrJson(raw)));
+    if (!q.fieldManager) {
+      // As Kubernetes: PatchOptions validation, 422 naming the parameter.
+      throw ApiError.invalid('PatchOptions', '', [
+        { reason: 'FieldValueRequired', field: 'fieldManager', message: 'is required for apply patch' },
+      ]);
+    }
+    const manager = fieldManagerOf(q);
+    const force = boolParam(q, 'force');
+    const config = this.checkIdentity(r, asObject(parseYamlOrJson(raw)));
     const dry = dryRun(q);
     for (let attempt = 0; ; attempt++) {
       let live: KubeObject | undefined;
@@ -228,17 +249,34 @@ export class ResourceService {
       } catch (e) {
         if (!(e instanceof ApiError && e.code === 404)) throw e;
       }
-      const last = live ? await this.store.getApplied(r.kind, r.namespace, r.name!, manager) : undefined;
-      const plan = planApply(desired, last, live, (o) =>
-        this.prepare(r, o as unknown as Record<string, unknown>),
-      );
-      const applied = { manager, config: desired };
+      // Berth kept each manager's last-applied configuration before managedFields: migrate it.
+      const hasApplyEntry = (
+        live?.metadata.managedFields as { manager?: string; operation?: string }[] | undefined
+      )?.some((m) => m?.manager === manager && m?.operation === 'Apply');
+      const legacy =
+        live && !hasApplyEntry && this.store.listApplied
+          ? await this.store.listApplied(r.kind, r.namespace, r.name!)
+          : undefined;
+      const plan = planApply({
+        config,
+        live,
+        manager,
+        force,
+        kind: { kind: r.kind.kind, apiVersion: apiVersionOf(r.kind), hasStatus: r.kind.hasStatus },
+        legacy,
+        prepare: (o) => this.prepare(r, o as unknown as Record<string, unknown>),
+        now: nowRfc3339(),
+      });
       try {
         if (plan.action === 'unchanged') return { code: 200, body: plan.object };
         if (plan.action === 'create') {
-          return { code: 201, body: await this.store.create(r.kind, plan.object, { dryRun: dry, applied }) };
+          return { code: 201, body: await this.store.create(r.kind, plan.object, { dryRun: dry }) };
         }
-        return { code: 200, body: await this.store.update(r.kind, plan.object, { dryRun: dry, applied }) };
+        const dropApplied = plan.migrated || (legacy !== undefined && legacy.length > 0);
+        return {
+          code: 200,
+          body: await this.store.update(r.kind, plan.object, { dryRun: dry, dropApplied }),
+        };
       } catch (e) {
         const raced = isConflict(e) || (e instanceof ApiError && e.reason === 'AlreadyExists');
         if (raced && attempt < CAS_RETRIES) continue;
@@ -247,10 +285,29 @@ export class ResourceService {
     }
   }
 
+  /** What a write records in managedFields for `manager` on this route. */
+  private ownership(r: ResourceRoute, manager: string) {
+    return {
+      manager,
+      subresource: (r.subresource === 'status' || r.subresource === 'scale' ? r.subresource : undefined) as
+        Subresource | undefined,
+      hasStatus: r.kind.hasStatus,
+      apiVersion: apiVersionOf(r.kind),
+      now: nowRfc3339(),
+    };
+  }
+
+  /** The store hook that records an update's field ownership (see recordUpdate). */
+  private tracker(r: ResourceRoute, manager: string) {
+    const own = this.ownership(r, manager);
+    return (cur: KubeObject, next: KubeObject) => recordUpdate({ ...own, cur, next });
+  }
+
   private async writeScale(
     r: ResourceRoute,
     body: Record<string, unknown>,
     q: Query,
+    manager: string,
     live?: KubeObject,
   ): Promise<WriteResult> {
     if (body.kind !== undefined && body.kind !== 'Scale')
@@ -282,7 +339,10 @@ export class ResourceService {
       next.spec = { ...(next.spec ?? {}), replicas };
       next.metadata.resourceVersion = pinned ?? current.metadata.resourceVersion;
       try {
-        const updated = await this.store.update(r.kind, next, { dryRun: dryRun(q) });
+        const updated = await this.store.update(r.kind, next, {
+          dryRun: dryRun(q),
+          managedFields: this.tracker({ ...r, subresource: 'scale' }, manager),
+        });
         return { code: 200, body: toScale(updated) };
       } catch (e) {
         if (!pinned && isConflict(e) && attempt < CAS_RETRIES) continue;
@@ -413,6 +473,44 @@ function displayName(o: KubeObject): string {
 function checkSelectors(r: ResourceRoute, q: Query): void {
   if (q.labelSelector) parseLabelSelector(q.labelSelector);
   if (q.fieldSelector) parseFieldSelector(q.fieldSelector, r.kind.kind);
+}
+
+function setManaged(o: KubeObject, mf: unknown[] | undefined): void {
+  if (mf && mf.length) o.metadata.managedFields = mf;
+  else delete o.metadata.managedFields;
+}
+
+/**
+ * The field manager of a write: the fieldManager parameter (at most 128 printable characters),
+ * else as Kubernetes derives it, the User-Agent up to its first "/" (e.g. `kubectl`, `berthctl`).
+ */
+export function fieldManagerOf(q: Query, options = 'PatchOptions'): string {
+  const given = q.fieldManager;
+  if (given) {
+    const bad =
+      given.length > MAX_MANAGER_LENGTH
+        ? `must be at most ${MAX_MANAGER_LENGTH} characters`
+        : /[\p{C}]/u.test(given)
+          ? 'must contain only printable characters'
+          : undefined;
+    if (bad)
+      throw ApiError.invalid(options, '', [
+        { reason: 'FieldValueInvalid', field: 'fieldManager', message: bad },
+      ]);
+    return given;
+  }
+  const ua = (q.userAgent ?? '')
+    .split('/')[0]
+    .replace(/[\p{C}]/gu, '')
+    .slice(0, MAX_MANAGER_LENGTH);
+  return ua || 'unknown';
+}
+
+function boolParam(q: Query, name: string): boolean {
+  const v = q[name];
+  if (v === undefined || v === '' || v === 'false' || v === '0') return false;
+  if (v === 'true' || v === '1') return true;
+  throw new ApiError('BadRequest', `${name} must be true or false, not ${JSON.stringify(v)}`);
 }
 
 function dryRun(q: Query): boolean {

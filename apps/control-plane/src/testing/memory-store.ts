@@ -129,8 +129,14 @@ export class MemoryStore implements ResourceStore {
       generation: (keep.generation ?? 1) + (specChanged && opts.subresource !== 'status' ? 1 : 0),
       resourceVersion: String(opts.dryRun ? this.rev : ++this.rev),
     };
+    if (opts.managedFields) {
+      const mf = opts.managedFields(structuredClone(cur), next);
+      if (mf && mf.length) next.metadata.managedFields = mf;
+      else delete next.metadata.managedFields;
+    }
     if (opts.dryRun) return next;
     this.objects.set(k, next);
+    if (opts.dropApplied) this.applied.delete(k);
     if (opts.applied) {
       const m = this.applied.get(k) ?? new Map<string, KubeObject>();
       m.set(opts.applied.manager, structuredClone(opts.applied.config));
@@ -205,6 +211,15 @@ export class MemoryStore implements ResourceStore {
     this.check();
     const c = this.applied.get(this.key(kind, ns, name))?.get(manager);
     return c ? structuredClone(c) : undefined;
+  }
+
+  async listApplied(kind: KindInfo, ns: string | undefined, name: string) {
+    this.check();
+    const m = this.applied.get(this.key(kind, ns, name));
+    return [...(m ?? new Map<string, KubeObject>())].map(([manager, config]) => ({
+      manager,
+      config: structuredClone(config),
+    }));
   }
 
   async currentRevision(): Promise<string> {
