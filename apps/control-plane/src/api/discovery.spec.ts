@@ -107,9 +107,8 @@ test('aggregated /api: the core group (named "") with every core kind, scope, ve
   const byName = new Map(v1.resources.map((r) => [r.resource, r]));
   assert.deepEqual(
     [...byName.keys()].sort(),
-    KINDS.filter((k) => k.group === '')
-      .map((k) => k.resource)
-      .sort(),
+    [...KINDS.filter((k) => k.group === '').map((k) => k.resource), 'services'].sort(),
+    'every core kind, and services (read-only, always empty: services.controller.ts)',
   );
   const pods = byName.get('pods')!;
   assert.deepEqual(pods.responseKind, { group: '', version: '', kind: 'Pod' });

@@ -43,6 +43,33 @@ const SUBRESOURCES: readonly {
   { name: 'portforward', verbs: ['create', 'get'] },
 ];
 
+/**
+ * Resources served read-only and always empty (services.controller.ts) so that clients which list
+ * them work: not kinds (no store, no OpenAPI), only get/list/watch in discovery.
+ */
+export const EMPTY_RESOURCES: readonly {
+  group: string;
+  version: string;
+  resource: string;
+  singular: string;
+  kind: string;
+  shortNames: string[];
+  verbs: string[];
+}[] = [
+  {
+    group: '',
+    version: 'v1',
+    resource: 'services',
+    singular: 'service',
+    kind: 'Service',
+    shortNames: ['svc'],
+    verbs: ['get', 'list', 'watch'],
+  },
+];
+
+const emptyResourcesOf = (group: string, version: string) =>
+  EMPTY_RESOURCES.filter((r) => r.group === group && r.version === version);
+
 export interface ServedSubresource {
   name: string;
   verbs: string[];
@@ -141,6 +168,16 @@ export function apiResourceList(group: string, version: string): object {
       });
     }
   }
+  for (const r of emptyResourcesOf(group, version))
+    resources.push({
+      name: r.resource,
+      singularName: r.singular,
+      namespaced: true,
+      kind: r.kind,
+      verbs: r.verbs,
+      shortNames: r.shortNames,
+      ...(ALL_CATEGORY.has(r.resource) ? { categories: ['all'] } : {}),
+    });
   return {
     kind: 'APIResourceList',
     apiVersion: 'v1',
@@ -212,7 +249,19 @@ function groupDiscovery(group: string): object {
     metadata: { name: group, creationTimestamp: null },
     versions: versionsOf(group).map((version) => ({
       version,
-      resources: KINDS.filter((k) => k.group === group && k.version === version).map(aggregatedResource),
+      resources: [
+        ...KINDS.filter((k) => k.group === group && k.version === version).map(aggregatedResource),
+        ...emptyResourcesOf(group, version).map((r) => ({
+          resource: r.resource,
+          responseKind: { group: '', version: '', kind: r.kind },
+          scope: 'Namespaced',
+          singularResource: r.singular,
+          verbs: r.verbs,
+          shortNames: r.shortNames,
+          ...(ALL_CATEGORY.has(r.resource) ? { categories: ['all'] } : {}),
+          subresources: [],
+        })),
+      ],
       freshness: 'Current',
     })),
   };
