@@ -194,6 +194,20 @@ describe('server-side apply with managedFields: real kubectl and berthctl', () =
           );
           const hidden = await run(['get', 'configmap', name, '-o', 'yaml']);
           assert.doesNotMatch(hidden.stdout, /managedFields/);
+          // berthctl hides them too unless asked.
+          const b = await berthctl(['get', 'configmap', name, '-o', 'yaml']);
+          succeeded(b, 'berthctl get');
+          assert.doesNotMatch(b.stdout, /managedFields/);
+          const shownByBerthctl = await berthctl([
+            'get',
+            'configmap',
+            name,
+            '-o',
+            'json',
+            '--show-managed-fields',
+          ]);
+          succeeded(shownByBerthctl, 'berthctl get --show-managed-fields');
+          assert.equal(JSON.parse(shownByBerthctl.stdout).metadata.managedFields[0].manager, 'kubectl');
         });
 
         test('a field another manager owns: kubectl prints the conflict and fails; --force-conflicts takes it over', async () => {

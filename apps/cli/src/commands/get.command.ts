@@ -12,6 +12,15 @@ export interface GetFlags {
   allNamespaces?: boolean;
   watch?: boolean;
   showLabels?: boolean;
+  /** Keep metadata.managedFields in -o yaml|json (hidden by default, as kubectl). */
+  showManagedFields?: boolean;
+}
+
+/** The object without metadata.managedFields (field ownership is noise unless asked for). */
+function withoutManagedFields(o: KubeObject): KubeObject {
+  if (!o?.metadata || o.metadata.managedFields === undefined) return o;
+  const { managedFields: _mf, ...metadata } = o.metadata;
+  return { ...o, metadata };
 }
 
 export function noResourcesMessage(kind: KindInfo, namespace: string | undefined): string {
@@ -77,6 +86,7 @@ export async function runGet(
     resourceVersion = list.metadata?.resourceVersion;
   }
 
+  if (!flags.showManagedFields) objects = objects.map(withoutManagedFields);
   const structured = flags.output === 'json' || flags.output === 'yaml';
   if (objects.length || (structured && !names.length)) {
     ctx.out(printer.print(objects, names.length === 1));
@@ -109,7 +119,9 @@ export async function runGet(
     )) {
       if (ev.object?.metadata?.resourceVersion) resourceVersion = ev.object.metadata.resourceVersion;
       if (ev.type === 'BOOKMARK') continue;
-      ctx.out(printer.printEvent(ev.type, ev.object));
+      ctx.out(
+        printer.printEvent(ev.type, flags.showManagedFields ? ev.object : withoutManagedFields(ev.object)),
+      );
     }
     // The server closed the watch: reconnect from the last version seen, but never in a busy loop.
     if (Date.now() - started < 1000) await new Promise((r) => setTimeout(r, 1000));
@@ -132,6 +144,7 @@ export function registerGet(program: Command, io: CliIO, setExit: (code: number)
     .option('-A, --all-namespaces', 'list across all namespaces')
     .option('-w, --watch', 'after listing, print every change')
     .option('--show-labels', 'add a LABELS column')
+    .option('--show-managed-fields', 'keep metadata.managedFields in -o yaml|json output')
     .addHelpText(
       'after',
       `
