@@ -272,3 +272,27 @@ test('a status write checks only identity and the shape of .status; the stored s
     (e: unknown) => code(e) === 400,
   );
 });
+
+test('apply migrates the last-applied configuration Berth kept before managedFields, then drops it', async () => {
+  const { store, svc } = await setup();
+  const old = cm('legacy', { a: '1', gone: 'x' });
+  // An object written by the old apply: a last-applied record, no managedFields.
+  await store.create(CM, { ...old, metadata: { ...old.metadata, namespace: 'default' } } as KubeObject, {
+    applied: { manager: 'berthctl', config: old as KubeObject },
+  });
+  const p = route('/api/v1/namespaces/default/configmaps/legacy');
+  const r = await svc.patch(p, 'apply', json(cm('legacy', { a: '1' })), {
+    fieldManager: 'berthctl',
+    force: 'true',
+  });
+  const obj = r.body as KubeObject;
+  assert.deepEqual(obj.data, { a: '1' }, 'the key the old record held and the file dropped is removed');
+  assert.deepEqual(
+    (obj.metadata.managedFields as { manager: string; operation: string }[]).map((e) => [
+      e.manager,
+      e.operation,
+    ]),
+    [['berthctl', 'Apply']],
+  );
+  assert.deepEqual(await store.listApplied(CM, 'default', 'legacy'), []);
+});

@@ -508,8 +508,9 @@ export function fieldManagerOf(q: Query, options = 'PatchOptions'): string {
 
 function boolParam(q: Query, name: string): boolean {
   const v = q[name];
-  if (v === undefined || v === '' || v === 'false' || v === '0') return false;
-  if (v === 'true' || v === '1') return true;
+  // strconv.ParseBool's spellings, as Kubernetes parses query booleans.
+  if (v === undefined || v === '' || ['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(v)) return false;
+  if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(v)) return true;
   throw new ApiError('BadRequest', `${name} must be true or false, not ${JSON.stringify(v)}`);
 }
 

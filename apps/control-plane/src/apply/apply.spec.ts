@@ -289,3 +289,42 @@ test('a ConfigMap (no status subresource): data keys are owned one by one', () =
   const v3 = apply(cm({ a: '1' }), v2, 'alice');
   assert.deepEqual(v3.object.data, { a: '1', c: '3' });
 });
+
+test('an item another manager partly owns stays, with its key, when the applier drops it', () => {
+  const v1 = stored(
+    apply(
+      deploy({
+        containers: [
+          { name: 'web', image: 'nginx:1' },
+          { name: 'side', image: 'busybox:1' },
+        ],
+      }),
+      undefined,
+      'alice',
+    ),
+  );
+  // bob (an update) changed the sidecar's image: he owns that field only, not the item.
+  v1.metadata.managedFields = [
+    ...(v1.metadata.managedFields as ManagedFieldsEntry[]),
+    {
+      manager: 'bob',
+      operation: 'Update',
+      apiVersion: 'apps/v1',
+      fieldsType: 'FieldsV1',
+      fieldsV1: {
+        'f:spec': {
+          'f:template': { 'f:spec': { 'f:containers': { 'k:{"name":"side"}': { 'f:image': {} } } } },
+        },
+      },
+    },
+  ];
+  const plan = apply(deploy({ containers: [{ name: 'web', image: 'nginx:1' }] }), v1, 'alice');
+  const cs = plan.object.spec!.template.spec.containers as Container[];
+  assert.deepEqual(
+    cs.map((c) => [c.name, c.image]),
+    [
+      ['web', 'nginx:1'],
+      ['side', 'busybox:1'],
+    ],
+  );
+});

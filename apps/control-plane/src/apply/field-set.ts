@@ -495,8 +495,16 @@ export function prune(obj: Obj, remove: FieldNode, keep: FieldNode): void {
   pruneIn(obj, remove, keep, []);
 }
 
-function pruneIn(container: unknown, remove: FieldNode, keep: FieldNode, at: string[]): void {
+function pruneIn(
+  container: unknown,
+  remove: FieldNode,
+  keep: FieldNode,
+  at: string[],
+  itemKeys?: readonly string[],
+): void {
   for (const [el, r] of remove.children ?? []) {
+    // An item kept for parts others own keeps its key fields (it would have no identity otherwise).
+    if (itemKeys && el.startsWith('f:') && itemKeys.includes(el.slice(2))) continue;
     const p = [...at, el];
     const found = locate(container, el);
     if (!found) continue;
@@ -506,7 +514,7 @@ function pruneIn(container: unknown, remove: FieldNode, keep: FieldNode, at: str
     }
     const value = found.get();
     const wasFull = isObj(value) ? Object.keys(value).length > 0 : Array.isArray(value) && value.length > 0;
-    pruneIn(value, r, keep, p);
+    pruneIn(value, r, keep, p, el.startsWith('k:') ? Object.keys(JSON.parse(el.slice(2)) as Obj) : undefined);
     const nowEmpty = isObj(value)
       ? Object.keys(value).length === 0
       : Array.isArray(value) && value.length === 0;
