@@ -297,8 +297,15 @@ export class ResourceService {
     };
   }
 
-  /** The store hook that records an update's field ownership (see recordUpdate). */
+  /**
+   * The store hook that records an update's field ownership (see recordUpdate). Not for /status
+   * writes: Kubernetes records them (manager "kubelet", subresource status), but in Berth status
+   * ownership has no effect (apply ignores status and is refused on /status), and recording it made
+   * every pod an agent reports on twice as large (bench/scale: control-plane CPU per pod 1.48 →
+   * 1.99 ms). The object's managedFields stay as they were.
+   */
   private tracker(r: ResourceRoute, manager: string) {
+    if (r.subresource === 'status') return undefined;
     const own = this.ownership(r, manager);
     return (cur: KubeObject, next: KubeObject) => recordUpdate({ ...own, cur, next });
   }
