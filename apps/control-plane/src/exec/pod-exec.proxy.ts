@@ -15,6 +15,7 @@ import { bearerToken, tokenMatches } from '../auth/tokens';
 import { parseRoute } from '../api/route';
 import { LOGGER } from '../logging/logger';
 import { MetricsService } from '../metrics/metrics.service';
+import { podAgentEndpoint, podContainer } from '../pods/pod-agent';
 
 const POD = kindFor('v1', 'Pod')!;
 const NODE = kindFor('v1', 'Node')!;
@@ -42,32 +43,14 @@ export function execTarget(
   } catch (e) {
     throw new ApiError('BadRequest', (e as Error).message);
   }
-  const containers: string[] = (pod.spec?.containers ?? []).map((c: { name: string }) => c.name);
-  let container = opts.container;
-  if (!container) {
-    if (containers.length !== 1)
-      throw new ApiError(
-        'BadRequest',
-        `a container name must be specified for pod ${name}, choose one of: [${containers.join(' ')}]`,
-      );
-    container = containers[0];
-  } else if (!containers.includes(container)) {
-    throw new ApiError('BadRequest', `container ${container} is not valid for pod ${name}`);
-  }
+  const container = podContainer(pod, opts.container);
   const phase: string | undefined = pod.status?.phase;
   if (phase === 'Succeeded' || phase === 'Failed')
     throw new ApiError(
       'BadRequest',
       `cannot exec into a container in a completed pod; current phase is ${phase}`,
     );
-  const nodeName: string | undefined = pod.spec?.nodeName;
-  if (!nodeName) throw new ApiError('BadRequest', `pod ${name} is not scheduled to a node yet`);
-  if (!node) throw new ApiError('ServiceUnavailable', `node ${nodeName} of pod ${name} is not registered`);
-  const addrs: Array<{ type: string; address: string }> = node.status?.addresses ?? [];
-  const host = addrs.find((a) => a.type === 'InternalIP')?.address ?? addrs[0]?.address;
-  const port = Number(node.status?.daemonEndpoints?.kubeletEndpoint?.Port);
-  if (!host || !port)
-    throw new ApiError('ServiceUnavailable', `node ${nodeName} does not publish an agent endpoint`);
+  const { host, port } = podAgentEndpoint(pod, node, '', '');
   const ns = pod.metadata.namespace!;
   const path =
     `/exec/${encodeURIComponent(ns)}/${encodeURIComponent(name)}/${encodeURIComponent(container)}?` +

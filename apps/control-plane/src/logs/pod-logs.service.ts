@@ -5,6 +5,7 @@ import { RESOURCE_STORE, type ResourceStore } from '@berth/store';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AUTH_TOKENS } from '../auth/auth.guard';
 import type { Query } from '../api/resource.service';
+import { podAgentEndpoint, podContainer } from '../pods/pod-agent';
 
 const POD = kindFor('v1', 'Pod')!;
 const NODE = kindFor('v1', 'Node')!;
@@ -128,18 +129,7 @@ export function logTarget(
   now = Date.now(),
 ): AgentLogTarget {
   const name = pod.metadata.name!;
-  const containers: string[] = (pod.spec?.containers ?? []).map((c: { name: string }) => c.name);
-  let container = q.container;
-  if (!container) {
-    if (containers.length !== 1)
-      throw new ApiError(
-        'BadRequest',
-        `a container name must be specified for pod ${name}, choose one of: [${containers.join(' ')}]`,
-      );
-    container = containers[0];
-  } else if (!containers.includes(container)) {
-    throw new ApiError('BadRequest', `container ${container} is not valid for pod ${name}`);
-  }
+  const container = podContainer(pod, q.container);
   const params = new URLSearchParams();
   const flags: Record<string, boolean> = {};
   for (const flag of ['follow', 'previous', 'timestamps'] as const) {
@@ -175,15 +165,7 @@ export function logTarget(
     timestamps || since || limitBytes !== undefined
       ? { timestamps, ...(since ? { since } : {}), ...(limitBytes !== undefined ? { limitBytes } : {}) }
       : undefined;
-  const nodeName: string | undefined = pod.spec?.nodeName;
-  if (!nodeName)
-    throw new ApiError('BadRequest', `pod ${name} is not scheduled to a node yet: it has no logs`);
-  if (!node) throw new ApiError('ServiceUnavailable', `node ${nodeName} of pod ${name} is not registered`);
-  const addrs: Array<{ type: string; address: string }> = node.status?.addresses ?? [];
-  const host = addrs.find((a) => a.type === 'InternalIP')?.address ?? addrs[0]?.address;
-  const port = Number(node.status?.daemonEndpoints?.kubeletEndpoint?.Port);
-  if (!host || !port)
-    throw new ApiError('ServiceUnavailable', `node ${nodeName} does not publish an agent endpoint for logs`);
+  const { host, port } = podAgentEndpoint(pod, node, ': it has no logs', ' for logs');
   const ns = pod.metadata.namespace!;
   const path =
     `/containerLogs/${encodeURIComponent(ns)}/${encodeURIComponent(name)}/${encodeURIComponent(container)}` +
