@@ -3,6 +3,11 @@ import path from 'node:path';
 
 const MANIFEST_EXT = new Set(['.yaml', '.yml', '.json']);
 
+/** Whether a file name is a manifest's (`.yaml`, `.yml`, `.json`, any case). */
+export function isManifestFile(name: string): boolean {
+  return MANIFEST_EXT.has(path.extname(name).toLowerCase());
+}
+
 /**
  * The manifest files of a directory: *.yaml, *.yml and *.json (with `recursive`, in
  * subdirectories too), sorted by path; hidden files and directories (editors' `.x.swp`, `.#x`,
@@ -33,7 +38,7 @@ async function walk(dir: string, recursive: boolean, acc: string[], visited: Set
     }
     if (isDir) {
       if (recursive) await walk(p, recursive, acc, visited);
-    } else if (isFile && MANIFEST_EXT.has(path.extname(e.name).toLowerCase())) {
+    } else if (isFile && isManifestFile(e.name)) {
       acc.push(p);
     }
   }

@@ -13,9 +13,15 @@ import {
 import { listAndWatch, type BerthClient } from '@berth/client';
 import { EventRecorder, Informer, WorkQueue, type EventType } from '@berth/controllers';
 import { applyObject, type ApplyVerb } from './apply';
-import { INVENTORY_NAMESPACE } from './inventory';
 import { describeDrift, driftOf } from './drift';
-import { InventoryStore, SYNC_FILE_ANNOTATION, SYNC_LABEL, type SyncStatus } from './inventory';
+import { isManifestFile } from './files';
+import {
+  InventoryStore,
+  INVENTORY_NAMESPACE,
+  SYNC_FILE_ANNOTATION,
+  SYNC_LABEL,
+  type SyncStatus,
+} from './inventory';
 import { entryOf, planSync, refKey, type InventoryEntry, type SourceObject } from './plan';
 import { contentRevision, gitHead } from './revision';
 import { locationOf, SourceMissingError, SourceReader, type Source } from './source';
@@ -757,12 +763,10 @@ async function isDirectory(dir: string): Promise<boolean> {
   );
 }
 
-const MANIFEST_EXT = /\.(ya?ml|json)$/i;
-
 /** Hidden files and directories (.git, editors' .x.swp) and files that are not manifests. */
 function ignoredPath(root: string, p: string, stats?: { isFile(): boolean }): boolean {
   const rel = path.relative(root, p);
   if (rel && rel.split(path.sep).some((seg) => seg.startsWith('.'))) return true;
-  if (stats?.isFile() && !MANIFEST_EXT.test(p)) return true;
+  if (stats?.isFile() && !isManifestFile(p)) return true;
   return false;
 }
